@@ -1,0 +1,32 @@
+"""/healthz and /readyz: liveness and readiness, open to probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from twinops.api.deps import PlatformDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", operation_id="health-live")
+def live() -> Any:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", operation_id="health-ready")
+def ready(platform: PlatformDep) -> Any:
+    """The process can serve: the store answers."""
+    try:
+        with platform.db.read() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # a probe reports any failure rather than raising
+        return JSONResponse(
+            {"status": "unavailable", "checks": {"store": type(exc).__name__}}, status_code=503
+        )
+    return {"status": "ok", "checks": {"store": "ok"}}

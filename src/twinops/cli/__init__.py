@@ -1,0 +1,1 @@
+"""The command line: ``twinops serve|demo|models|twins|query``."""

@@ -1,0 +1,70 @@
+"""The ``twinops`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twinops.cli import models, twins
+from twinops.cli.context import ConfigOption, DataDirOption, settings_for
+
+app = typer.Typer(
+    help="twinops: build, run and trust digital twins.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models.app, name="models")
+app.add_typer(twins.app, name="twins")
+app.command("query")(twins.query)
+
+HostOption = Annotated[str | None, typer.Option("--host", help="bind address (127.0.0.1)")]
+PortOption = Annotated[int | None, typer.Option("--port", help="port (8000)")]
+
+
+def _serve(
+    host: str | None, port: int | None, data_dir: Path | None, config: Path | None, demo: bool
+) -> None:
+    import uvicorn
+
+    from twinops.api import create_app
+    from twinops.platform import Platform
+
+    settings = settings_for(data_dir, config).with_overrides(host=host, port=port)
+    platform = Platform.open(settings)
+    if demo:
+        from twinops.demo import describe, load_demo
+
+        typer.echo(f"pump-fleet demo loaded: {describe(load_demo(platform))}")
+    typer.echo(f"twinops on http://{settings.host}:{settings.port} (docs at /docs)")
+    try:
+        uvicorn.run(create_app(platform), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        platform.close()
+
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the API (embedded default: SQLite in ./twinops-data, 127.0.0.1:8000)."""
+    _serve(host, port, data_dir, config, demo=False)
+
+
+@app.command()
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve with the pump-fleet demo loaded."""
+    _serve(host, port, data_dir, config, demo=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,76 @@
+"""Configuration: defaults for the embedded mode, a TOML file, then ``TWINOPS_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from twinops.errors import InvalidInput
+
+DEFAULT_TENANT = "default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the composition root needs to build the platform."""
+
+    data_dir: Path = Path("twinops-data")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_tenant: str = DEFAULT_TENANT
+    admin_key: str = ""
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_query_joins: int = 20
+    query_page_size: int = 1000
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'twinops.db').resolve()}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given (non-None) fields replaced."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, Path):
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput.single(name, "type", f"expected {type(default).__name__}", raw) from exc
+
+
+def load_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from defaults, then ``config_file`` (TOML), then ``TWINOPS_<FIELD>`` variables."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["TWINOPS_CONFIG"]) if env.get("TWINOPS_CONFIG") else None)
+    if path is not None:
+        with path.open("rb") as handle:
+            values.update(tomllib.load(handle))
+    known = {f.name: f.default for f in fields(Settings)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InvalidInput.single(
+            unknown[0], "unknownSetting", f"not a twinops setting (known: {', '.join(known)})"
+        )
+    for name in known:
+        env_value = env.get(f"TWINOPS_{name.upper()}")
+        if env_value is not None:
+            values[name] = env_value
+    return Settings(**{n: _coerce(n, v, known[n]) for n, v in values.items()})

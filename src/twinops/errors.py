@@ -1,0 +1,114 @@
+"""The twinops exception tree, mapped to HTTP statuses in one place (``api.problems``).
+
+TwinOpsError                  500  anything unexpected the platform raised on purpose
+├── InvalidInput              422  a value breaks a rule; carries the field, rule and value
+│   ├── MalformedInput        400  the request could not be decoded at all
+│   └── ModelInvalid          422  DTDL documents that are not a valid model set
+├── NotFound                  404  an id that does not exist (in this tenant)
+├── Conflict                  409  the request clashes with stored state
+├── PreconditionFailed        412  an If-Match ETag is stale
+└── PreconditionRequired      428  a write that must say which version it replaces
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
+
+_NO_VALUE: Any = object()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where (``field``, a JSON pointer or dotted name), which rule, and why."""
+
+    field: str
+    rule: str
+    message: str
+    value: Any = dataclass_field(default=_NO_VALUE, compare=False)
+
+    @property
+    def has_value(self) -> bool:
+        """True when the offending value is known and may be echoed back."""
+        return self.value is not _NO_VALUE
+
+    def to_json(self) -> dict[str, Any]:
+        """The violation as it appears in a problem document."""
+        out: dict[str, Any] = {"field": self.field, "rule": self.rule, "message": self.message}
+        if self.has_value:
+            out["value"] = self.value
+        return out
+
+
+class TwinOpsError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+    code = "internal"
+
+    def __init__(self, detail: str, violations: Sequence[Violation] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.violations = tuple(violations)
+
+
+class InvalidInput(TwinOpsError):
+    """A value breaks a rule of the model, the API or the configuration."""
+
+    status = 422
+    title = "Invalid input"
+    code = "invalid-input"
+
+    @classmethod
+    def single(cls, field: str, rule: str, message: str, value: Any = _NO_VALUE) -> InvalidInput:
+        """An error for exactly one violation, whose message becomes the detail."""
+        return cls(f"{field}: {message}", [Violation(field, rule, message, value)])
+
+    @classmethod
+    def of(cls, violations: Sequence[Violation]) -> InvalidInput:
+        """An error summarising several violations."""
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        return cls(f"{first.field}: {first.message}{more}", violations)
+
+
+class MalformedInput(InvalidInput):
+    """The request body or parameter could not be decoded (bad JSON, bad syntax)."""
+
+    status = 400
+    title = "Malformed input"
+    code = "malformed-input"
+
+
+class ModelInvalid(InvalidInput):
+    """A set of DTDL documents failed validation."""
+
+    title = "Invalid DTDL"
+    code = "invalid-model"
+
+
+class NotFound(TwinOpsError):
+    """The named resource does not exist (or belongs to another tenant)."""
+
+    status = 404
+    title = "Not found"
+    code = "not-found"
+
+
+class Conflict(TwinOpsError):
+    """The request clashes with what is stored (duplicate id, model in use, ...)."""
+
+    status = 409
+    title = "Conflict"
+    code = "conflict"
+
+
+class PreconditionFailed(TwinOpsError):
+    """An If-Match / If-None-Match precondition did not hold."""
+
+    status = 412
+    title = "Precondition failed"
+    code = "precondition-failed"

@@ -1,0 +1,207 @@
+"""A thin, typed client over the REST API; every error comes back as :class:`ApiError`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+class ApiError(Exception):
+    """The server answered with a problem document."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+        self.status = status
+        self.problem = dict(problem)
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """The individual violations (field, rule, message), if the server listed them."""
+        return list(self.problem.get("errors", []))
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class Client:
+    """A twinops API client. ``http`` may be any httpx.Client (e.g. an in-process one)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("TWINOPS_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if http is None:
+            base = url or os.environ.get("TWINOPS_URL") or "http://127.0.0.1:8000"
+            http = httpx.Client(base_url=base, timeout=timeout)
+        http.headers.update(headers)
+        self._http = http
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request and raise :class:`ApiError` on a 4xx/5xx answer."""
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+            raise ApiError(response.status_code, problem)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        return None if response.status_code == 204 else response.json()
+
+    # -- models ---------------------------------------------------------------------------
+
+    def validate_models(self, documents: Sequence[Any]) -> dict[str, Any]:
+        """Validate DTDL documents without storing them."""
+        result: dict[str, Any] = self._json("POST", "/v1/models/validate", json=list(documents))
+        return result
+
+    def upload_models(self, documents: Sequence[Any]) -> dict[str, Any]:
+        """Store DTDL documents; answers what was created and the compatibility reports."""
+        result: dict[str, Any] = self._json("POST", "/v1/models", json=list(documents))
+        return result
+
+    def get_model(self, dtmi: str) -> dict[str, Any]:
+        """One stored model."""
+        result: dict[str, Any] = self._json("GET", f"/v1/models/{_seg(dtmi)}")
+        return result
+
+    def list_models(self, base: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every stored model (following pages)."""
+        params = {"base": base} if base else {}
+        yield from self._pages("/v1/models", params)
+
+    def decommission_model(self, dtmi: str, decommissioned: bool = True) -> dict[str, Any]:
+        """Decommission a model (or bring it back)."""
+        result: dict[str, Any] = self._json(
+            "PATCH", f"/v1/models/{_seg(dtmi)}", json={"decommissioned": decommissioned}
+        )
+        return result
+
+    def delete_model(self, dtmi: str) -> None:
+        """Delete a model no twin uses."""
+        self._json("DELETE", f"/v1/models/{_seg(dtmi)}")
+
+    # -- twins ----------------------------------------------------------------------------
+
+    def get_twin(self, twin_id: str) -> dict[str, Any]:
+        """One twin."""
+        result: dict[str, Any] = self._json("GET", f"/v1/twins/{_seg(twin_id)}")
+        return result
+
+    def put_twin(
+        self, twin_id: str, body: Mapping[str, Any], *, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """Create or replace a twin."""
+        headers = {"If-Match": if_match} if if_match else {}
+        result: dict[str, Any] = self._json(
+            "PUT", f"/v1/twins/{_seg(twin_id)}", json=dict(body), headers=headers
+        )
+        return result
+
+    def patch_twin(
+        self, twin_id: str, operations: Sequence[Mapping[str, Any]], *, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """Apply a JSON Patch to a twin."""
+        headers = {"If-Match": if_match} if if_match else {}
+        result: dict[str, Any] = self._json(
+            "PATCH",
+            f"/v1/twins/{_seg(twin_id)}",
+            json=[dict(op) for op in operations],
+            headers=headers,
+        )
+        return result
+
+    def delete_twin(self, twin_id: str, *, if_match: str | None = None) -> None:
+        """Delete a twin without relationships."""
+        headers = {"If-Match": if_match} if if_match else {}
+        self._json("DELETE", f"/v1/twins/{_seg(twin_id)}", headers=headers)
+
+    def list_twins(self, model: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every twin (following pages), optionally of one exact model."""
+        yield from self._pages("/v1/twins", {"model": model} if model else {})
+
+    def import_graph(
+        self, twins: Sequence[Mapping[str, Any]], relationships: Sequence[Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """Create many twins and relationships in one transaction."""
+        result: dict[str, Any] = self._json(
+            "POST",
+            "/v1/import",
+            json={"twins": list(twins), "relationships": list(relationships)},
+        )
+        return result
+
+    def put_relationship(
+        self, source_id: str, relationship_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Create or replace a relationship."""
+        result: dict[str, Any] = self._json(
+            "PUT",
+            f"/v1/twins/{_seg(source_id)}/relationships/{_seg(relationship_id)}",
+            json=dict(body),
+        )
+        return result
+
+    def list_relationships(self, source_id: str, name: str | None = None) -> Iterator[Any]:
+        """Outgoing relationships of a twin."""
+        params = {"name": name} if name else {}
+        yield from self._pages(f"/v1/twins/{_seg(source_id)}/relationships", params)
+
+    # -- query and events -----------------------------------------------------------------
+
+    def query(self, text: str, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every result of a query (following continuation tokens)."""
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {"query": text, "continuationToken": token}
+            if page_size:
+                body["pageSize"] = page_size
+            page = self._json("POST", "/v1/query", json=body)
+            yield from page["value"]
+            token = page.get("continuationToken")
+            if not token:
+                return
+
+    def events(self, after: int = 0, subject: str | None = None) -> list[dict[str, Any]]:
+        """One page of events after sequence number ``after``."""
+        params: dict[str, Any] = {"after": after}
+        if subject:
+            params["subject"] = subject
+        result: list[dict[str, Any]] = self._json("GET", "/v1/events", params=params)["data"]
+        return result
+
+    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            query = dict(params)
+            if cursor:
+                query["cursor"] = cursor
+            page = self._json("GET", path, params=query)
+            yield from page["data"]
+            cursor = page.get("next")
+            if not cursor:
+                return

@@ -1,0 +1,59 @@
+"""Appending to and reading the event stream, shared by every SQL store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, insert, select
+
+from twinops.storage.database import Database
+from twinops.storage.schema import events
+from twinops.twins.entities import Event, NewEvent
+from twinops.twins.store import EventStore
+
+
+def append_events(conn: Connection, new_events: Sequence[NewEvent]) -> None:
+    """Append events inside the caller's transaction, in order."""
+    if not new_events:
+        return
+    conn.execute(
+        insert(events),
+        [
+            {
+                "tenant": e.tenant,
+                "type": str(e.type),
+                "subject": e.subject,
+                "occurred_at": e.occurred_at,
+                "data": dict(e.data),
+            }
+            for e in new_events
+        ],
+    )
+
+
+class SqlEventStore(EventStore):
+    """The event stream in the ``events`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list_events(
+        self, tenant: str, *, after_seq: int = 0, subject: str | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Events with a sequence number above ``after_seq``, oldest first."""
+        stmt = select(events).where(events.c.tenant == tenant, events.c.seq > after_seq)
+        if subject is not None:
+            stmt = stmt.where(events.c.subject == subject)
+        stmt = stmt.order_by(events.c.seq).limit(limit)
+        with self._db.read() as conn:
+            return [
+                Event(
+                    seq=row.seq,
+                    tenant=row.tenant,
+                    type=row.type,
+                    subject=row.subject,
+                    occurred_at=row.occurred_at,
+                    data=row.data,
+                )
+                for row in conn.execute(stmt)
+            ]

@@ -1,0 +1,117 @@
+"""The relational schema shared by both dialects. Every row carries its tenant.
+
+Times are integer microseconds since the epoch (UTC). JSON columns are ``JSON`` on SQLite
+(text queried with ``json_extract``) and ``JSONB`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+TENANT = 64
+ID = 128
+DTMI = 2048
+
+models = Table(
+    "models",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("dtmi", String(DTMI), primary_key=True, comment="full DTMI with version"),
+    Column("base_dtmi", String(DTMI), nullable=False, comment="DTMI without the version"),
+    Column("version", Integer, nullable=False),
+    Column("document", JsonDocument, nullable=False, comment="the interface as uploaded"),
+    Column("content_hash", String(64), nullable=False),
+    Column("uploaded_at", BigInteger, nullable=False),
+    Column("decommissioned", Boolean, nullable=False, default=False),
+    Index("ix_models_base", "tenant", "base_dtmi", "version"),
+)
+
+# The transitive `extends` closure, self included, so IS_OF_MODEL is one indexed lookup.
+model_ancestors = Table(
+    "model_ancestors",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("dtmi", String(DTMI), primary_key=True),
+    Column("ancestor", String(DTMI), primary_key=True),
+    Index("ix_model_ancestors_ancestor", "tenant", "ancestor"),
+)
+
+twins = Table(
+    "twins",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("twin_id", String(ID), primary_key=True),
+    Column("model", String(DTMI), nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("contents", JsonDocument, nullable=False, comment="property and component values"),
+    Column("metadata", JsonDocument, nullable=False, comment="per-property last update times"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_twins_model", "tenant", "model"),
+)
+
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("source_id", String(ID), primary_key=True),
+    Column("relationship_id", String(ID), primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("target_id", String(ID), nullable=False),
+    Column("properties", JsonDocument, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_relationships_source_name", "tenant", "source_id", "name"),
+    Index("ix_relationships_target", "tenant", "target_id"),
+)
+
+external_ids = Table(
+    "external_ids",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("source_system", String(256), primary_key=True),
+    Column("source_id", String(512), primary_key=True),
+    Column("twin_id", String(ID), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_external_ids_twin", "tenant", "twin_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("type", String(64), nullable=False, comment="past tense: TwinCreated, ..."),
+    Column("subject", String(DTMI), nullable=False, comment="twin id or model DTMI"),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("data", JsonDocument, nullable=False),
+    Index("ix_events_tenant_seq", "tenant", "seq"),
+    Index("ix_events_subject", "tenant", "subject", "seq"),
+)
+
+__all__ = [
+    "events",
+    "external_ids",
+    "metadata",
+    "model_ancestors",
+    "models",
+    "relationships",
+    "twins",
+]

@@ -1,0 +1,1 @@
+"""Twins: instances, relationships, components, external ids and graph queries."""

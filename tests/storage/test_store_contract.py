@@ -1,0 +1,181 @@
+"""One contract suite for the SQL stores, run against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from twinops.models.entities import StoredModel
+from twinops.storage import Database
+from twinops.storage.events import SqlEventStore
+from twinops.storage.sql_models import SqlModelStore
+from twinops.storage.sql_twins import SqlTwinStore
+from twinops.twins.entities import EventType, ExternalId, NewEvent, Relationship, Twin
+
+
+def model(tenant: str, dtmi: str, version: int = 1) -> StoredModel:
+    base = dtmi.rsplit(";", 1)[0]
+    return StoredModel(tenant, dtmi, base, version, {"@id": dtmi}, f"hash-{dtmi}", 1_000)
+
+
+def twin(tenant: str, twin_id: str, model_id: str = "dtmi:x:A;1", **contents: object) -> Twin:
+    return Twin(tenant, twin_id, model_id, f'W/"{twin_id}"', contents, {}, 10, 10)
+
+
+def rel(tenant: str, source: str, rel_id: str, target: str, name: str = "r") -> Relationship:
+    return Relationship(tenant, source, rel_id, name, target, {"w": 1}, 'W/"r"', 10, 10)
+
+
+def test_model_round_trips_with_its_document(database: Database, tenant: str) -> None:
+    store = SqlModelStore(database)
+    with store.transaction() as tx:
+        tx.add(model(tenant, "dtmi:x:A;1"), frozenset({"dtmi:x:A;1"}))
+    stored = store.get(tenant, "dtmi:x:A;1")
+    assert stored == model(tenant, "dtmi:x:A;1")
+    assert store.get(tenant, "dtmi:x:B;1") is None
+
+
+def test_latest_before_finds_the_newest_older_version(database: Database, tenant: str) -> None:
+    store = SqlModelStore(database)
+    with store.transaction() as tx:
+        for version in (1, 2, 5):
+            tx.add(model(tenant, f"dtmi:x:A;{version}", version), frozenset())
+    found = store.latest_before(tenant, "dtmi:x:A", 5)
+    assert found is not None and found.version == 2
+    assert store.latest_before(tenant, "dtmi:x:A", 1) is None
+
+
+def test_dependents_lists_models_extending_a_model(database: Database, tenant: str) -> None:
+    store = SqlModelStore(database)
+    with store.transaction() as tx:
+        tx.add(model(tenant, "dtmi:x:Base;1"), frozenset({"dtmi:x:Base;1"}))
+        tx.add(model(tenant, "dtmi:x:Sub;1"), frozenset({"dtmi:x:Sub;1", "dtmi:x:Base;1"}))
+        assert tx.dependents(tenant, "dtmi:x:Base;1") == ["dtmi:x:Sub;1"]
+        assert tx.dependents(tenant, "dtmi:x:Sub;1") == []
+
+
+def test_failed_transaction_writes_nothing(database: Database, tenant: str) -> None:
+    store = SqlModelStore(database)
+    with pytest.raises(IntegrityError), store.transaction() as tx:
+        tx.add(model(tenant, "dtmi:x:A;1"), frozenset())
+        tx.append_event(NewEvent(tenant, EventType.MODEL_UPLOADED, "dtmi:x:A;1", 1))
+        tx.add(model(tenant, "dtmi:x:A;1"), frozenset())
+    assert store.get(tenant, "dtmi:x:A;1") is None
+    assert SqlEventStore(database).list_events(tenant) == []
+
+
+def test_twin_insert_update_delete(database: Database, tenant: str) -> None:
+    store = SqlTwinStore(database)
+    with store.transaction() as tx:
+        tx.insert_twin(twin(tenant, "a", size=1))
+    with store.transaction() as tx:
+        current = tx.get_twin(tenant, "a", lock=True)
+        assert current is not None and current.contents == {"size": 1}
+        tx.update_twin(twin(tenant, "a", size=2))
+    updated = store.get_twin(tenant, "a")
+    assert updated is not None and updated.contents == {"size": 2}
+    with store.transaction() as tx:
+        tx.delete_twin(tenant, "a")
+    assert store.get_twin(tenant, "a") is None
+
+
+def test_listing_twins_pages_through_every_twin_once(database: Database, tenant: str) -> None:
+    store = SqlTwinStore(database)
+    ids = [f"twin-{i:03d}" for i in range(57)]
+    with store.transaction() as tx:
+        tx.insert_twins([twin(tenant, i, "dtmi:x:B;1" if n % 2 else "dtmi:x:A;1") for n, i in enumerate(ids)])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_twins(tenant, limit=10, after=cursor)
+        seen.extend(t.twin_id for t in page.items)
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == ids
+    only_b = store.list_twins(tenant, model="dtmi:x:B;1", limit=100)
+    assert len(only_b.items) == 28 and only_b.next is None
+
+
+def test_relationships_are_listed_from_both_ends(database: Database, tenant: str) -> None:
+    store = SqlTwinStore(database)
+    with store.transaction() as tx:
+        tx.insert_twins([twin(tenant, i) for i in ("a", "b", "c")])
+        tx.upsert_relationships([rel(tenant, "a", "a-c", "c"), rel(tenant, "b", "b-c", "c", "s")])
+        tx.upsert_relationship(rel(tenant, "a", "a-b", "b"))
+        assert tx.count_relationships(tenant, "c") == 2
+        assert tx.count_named(tenant, "a", "r", excluding="a-b") == 1
+    outgoing = store.list_relationships(tenant, "a")
+    assert [r.relationship_id for r in outgoing.items] == ["a-b", "a-c"]
+    incoming = store.list_incoming(tenant, "c", limit=1)
+    assert [r.source_id for r in incoming.items] == ["a"]
+    rest = store.list_incoming(tenant, "c", limit=1, after=incoming.next)
+    assert [r.source_id for r in rest.items] == ["b"] and rest.next is None
+    assert store.list_relationships(tenant, "b", name="nope").items == []
+
+
+def test_upserting_a_relationship_replaces_it(database: Database, tenant: str) -> None:
+    store = SqlTwinStore(database)
+    with store.transaction() as tx:
+        tx.insert_twins([twin(tenant, i) for i in ("a", "b", "c")])
+        tx.upsert_relationship(rel(tenant, "a", "x", "b"))
+        tx.upsert_relationship(rel(tenant, "a", "x", "c"))
+    found = store.get_relationship(tenant, "a", "x")
+    assert found is not None and found.target_id == "c"
+
+
+def test_external_id_maps_to_one_twin_and_can_be_remapped(database: Database, tenant: str) -> None:
+    store = SqlTwinStore(database)
+    with store.transaction() as tx:
+        tx.insert_twins([twin(tenant, "a"), twin(tenant, "b")])
+        tx.put_external_id(ExternalId(tenant, "historian", "TAG.1", "a", 5))
+        tx.put_external_id(ExternalId(tenant, "historian", "TAG.1", "b", 6))
+    assert store.resolve_external_id(tenant, "historian", "TAG.1") == "b"
+    assert store.list_external_ids(tenant, "a") == []
+    with store.transaction() as tx:
+        tx.delete_twin(tenant, "b")
+    assert store.resolve_external_id(tenant, "historian", "TAG.1") is None
+
+
+def test_events_come_back_in_append_order(database: Database, tenant: str) -> None:
+    store, events = SqlTwinStore(database), SqlEventStore(database)
+    with store.transaction() as tx:
+        tx.append_events(
+            [NewEvent(tenant, EventType.TWIN_CREATED, f"t{i}", i, {"i": i}) for i in range(5)]
+        )
+    listed = events.list_events(tenant)
+    assert [e.subject for e in listed] == [f"t{i}" for i in range(5)]
+    assert [e.seq for e in listed] == sorted(e.seq for e in listed)
+    after = events.list_events(tenant, after_seq=listed[2].seq)
+    assert [e.subject for e in after] == ["t3", "t4"]
+    assert [e.subject for e in events.list_events(tenant, subject="t1")] == ["t1"]
+
+
+def test_a_tenant_never_sees_another_tenants_rows(database: Database, tenant: str) -> None:
+    other = tenant + "-other"
+    models, twins, events = SqlModelStore(database), SqlTwinStore(database), SqlEventStore(database)
+    with models.transaction() as tx:
+        tx.add(model(other, "dtmi:x:A;1"), frozenset({"dtmi:x:A;1"}))
+    with twins.transaction() as tx:
+        tx.insert_twins([twin(other, "a"), twin(other, "b")])
+        tx.upsert_relationship(rel(other, "a", "x", "b"))
+        tx.put_external_id(ExternalId(other, "s", "1", "a", 1))
+        tx.append_event(NewEvent(other, EventType.TWIN_CREATED, "a", 1))
+        assert tx.get_twin(tenant, "a") is None
+        assert tx.model_state(tenant, "dtmi:x:A;1") is None
+    assert models.get(tenant, "dtmi:x:A;1") is None
+    assert models.list_models(tenant) == []
+    assert twins.get_twin(tenant, "a") is None
+    assert twins.list_twins(tenant).items == []
+    assert twins.get_relationship(tenant, "a", "x") is None
+    assert twins.list_incoming(tenant, "b").items == []
+    assert twins.resolve_external_id(tenant, "s", "1") is None
+    assert events.list_events(tenant) == []
+
+
+def test_inserting_an_existing_twin_id_fails(database: Database, tenant: str) -> None:
+    store = SqlTwinStore(database)
+    with store.transaction() as tx:
+        tx.insert_twin(twin(tenant, "a"))
+    with pytest.raises(IntegrityError), store.transaction() as tx:
+        tx.insert_twin(twin(tenant, "a"))

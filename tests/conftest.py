@@ -54,7 +54,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture(params=BACKENDS)
-def platform(request: pytest.FixtureRequest, tmp_path: Path, tenant: str) -> Iterator["Platform"]:
+def platform(request: pytest.FixtureRequest, tmp_path: Path, tenant: str) -> Iterator[Platform]:
     """A platform on each backend, whose default tenant is this test's fresh tenant."""
     from twinops.platform import Platform
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+REPO_EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "pump_fleet"
 CTX = "dtmi:dtdl:context;3"
 THING = "dtmi:test:Thing;1"
 MACHINE = "dtmi:test:Machine;1"

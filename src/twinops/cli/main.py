@@ -23,9 +23,21 @@ HostOption = Annotated[str | None, typer.Option("--host", help="bind address (12
 PortOption = Annotated[int | None, typer.Option("--port", help="port (8000)")]
 
 
+WorkersOption = Annotated[
+    int, typer.Option("--workers", min=1, max=64, help="API worker processes (1)")
+]
+
+
 def _serve(
-    host: str | None, port: int | None, data_dir: Path | None, config: Path | None, demo: bool
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    config: Path | None,
+    workers: int,
+    demo: bool,
 ) -> None:
+    import os
+
     import uvicorn
 
     from twinops.api import create_app
@@ -38,10 +50,25 @@ def _serve(
 
         typer.echo(f"pump-fleet demo loaded: {describe(load_demo(platform))}")
     typer.echo(f"twinops on http://{settings.host}:{settings.port} (docs at /docs)")
-    try:
-        uvicorn.run(create_app(platform), host=settings.host, port=settings.port, log_level="info")
-    finally:
-        platform.close()
+    if workers == 1:
+        try:
+            uvicorn.run(create_app(platform), host=settings.host, port=settings.port)
+        finally:
+            platform.close()
+        return
+    platform.close()
+    # Worker processes rebuild the platform from the environment, so pass the settings on.
+    os.environ["TWINOPS_DATA_DIR"] = str(settings.data_dir)
+    os.environ["TWINOPS_DATABASE_URL"] = settings.resolved_database_url
+    if config is not None:
+        os.environ["TWINOPS_CONFIG"] = str(config)
+    uvicorn.run(
+        "twinops.api.asgi:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+    )
 
 
 @app.command()
@@ -50,9 +77,10 @@ def serve(
     port: PortOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
+    workers: WorkersOption = 1,
 ) -> None:
     """Serve the API (embedded default: SQLite in ./twinops-data, 127.0.0.1:8000)."""
-    _serve(host, port, data_dir, config, demo=False)
+    _serve(host, port, data_dir, config, workers, demo=False)
 
 
 @app.command()
@@ -61,9 +89,10 @@ def demo(
     port: PortOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
+    workers: WorkersOption = 1,
 ) -> None:
     """Serve with the pump-fleet demo loaded."""
-    _serve(host, port, data_dir, config, demo=True)
+    _serve(host, port, data_dir, config, workers, demo=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ from typing import Any
 
 from twinops.errors import Conflict, InvalidInput, ModelInvalid, NotFound
 from twinops.models.compat import diff_contents
-from twinops.models.dtdl import DtdlProblem, DtdlSource, ParseResult, parse_documents
+from twinops.models.dtdl import (
+    Component,
+    Content,
+    DtdlProblem,
+    DtdlSource,
+    ParseResult,
+    parse_documents,
+)
 from twinops.models.entities import CompatibilityReport, StoredModel, UploadResult, split_dtmi
 from twinops.models.store import ModelStore
 from twinops.timeutil import Clock, system_clock
@@ -25,7 +32,7 @@ class ResolvedModel:
     """An interface with everything it inherits: what the twin service checks instances against."""
 
     dtmi: str
-    contents: Mapping[str, Any]
+    contents: Mapping[str, Content]
     ancestors: frozenset[str]
     components: Mapping[str, ResolvedModel]
 
@@ -191,7 +198,7 @@ class ModelService:
         components = {
             name: self._build(result, content.schema)
             for name, content in contents.items()
-            if type(content).__name__ == "Component"
+            if isinstance(content, Component)
         }
         return ResolvedModel(
             dtmi=dtmi,

@@ -18,6 +18,7 @@ from twinops.errors import (
     PreconditionFailed,
     Violation,
 )
+from twinops.models.dtdl import Relationship as RelationshipDefinition
 from twinops.models.service import ModelService, ResolvedModel
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.entities import EventType, ExternalId, NewEvent, Relationship, Twin
@@ -93,8 +94,10 @@ class TwinService:
         _raise_if(check_contents(model, contents))
         now = self._clock()
         with self._store.transaction() as tx:
-            self._require_usable_model(tx, tenant, model_id)
             current = tx.get_twin(tenant, twin_id, lock=True)
+            # Twins already on a decommissioned model may still be replaced; new ones may not.
+            if current is None or current.model != model_id:
+                self._require_usable_model(tx, tenant, model_id)
             if current is None:
                 if if_match is not None:
                     raise PreconditionFailed(f"twin {twin_id} does not exist (If-Match given)")
@@ -550,10 +553,12 @@ class TwinService:
                 model_id,
             )
 
-    def _relationship_definition(self, tenant: str, source: Twin, name: str) -> Any:
+    def _relationship_definition(
+        self, tenant: str, source: Twin, name: str
+    ) -> RelationshipDefinition:
         model = self._models.resolve(tenant, source.model)
         definition = model.contents.get(name)
-        if definition is None or type(definition).__name__ != "Relationship":
+        if not isinstance(definition, RelationshipDefinition):
             raise InvalidInput.single(
                 "/$relationshipName",
                 "relationshipDefined",
@@ -562,7 +567,7 @@ class TwinService:
             )
         return definition
 
-    def _check_target(self, tenant: str, definition: Any, target: Twin) -> None:
+    def _check_target(self, tenant: str, definition: RelationshipDefinition, target: Twin) -> None:
         wanted = definition.target
         if wanted is None:
             return

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from twinops.errors import Violation
-from twinops.models.dtdl import validate_value
+from twinops.models.dtdl import Component, Property, Relationship, validate_value
 from twinops.models.service import ResolvedModel
 from twinops.twins.entities import TWIN_ID_PATTERN
 
@@ -45,16 +45,16 @@ def check_contents(
             continue
         field = f"{pointer}/{name}"
         content = model.contents.get(name)
-        kind = type(content).__name__
         if content is None:
             violations.append(
                 Violation(field, "unknownProperty", f"{model.dtmi} defines no property '{name}'")
             )
-        elif kind == "Property":
+        elif isinstance(content, Property):
             violations.extend(validate_value(content.schema, value, field))
-        elif kind == "Component":
+        elif isinstance(content, Component):
             violations.extend(_check_component(model.components[name], value, field))
         else:
+            kind = type(content).__name__
             violations.append(
                 Violation(
                     field,
@@ -72,7 +72,7 @@ def _check_component(model: ResolvedModel, value: Any, field: str) -> list[Viola
 
 
 def check_relationship_properties(
-    definition: Any, values: Mapping[str, Any], pointer: str = ""
+    definition: Relationship, values: Mapping[str, Any], pointer: str = ""
 ) -> list[Violation]:
     """Violations of relationship property values against the relationship's definition."""
     violations: list[Violation] = []

@@ -83,7 +83,9 @@ def test_listing_twins_pages_through_every_twin_once(database: Database, tenant:
     store = SqlTwinStore(database)
     ids = [f"twin-{i:03d}" for i in range(57)]
     with store.transaction() as tx:
-        tx.insert_twins([twin(tenant, i, "dtmi:x:B;1" if n % 2 else "dtmi:x:A;1") for n, i in enumerate(ids)])
+        tx.insert_twins(
+            [twin(tenant, i, "dtmi:x:B;1" if n % 2 else "dtmi:x:A;1") for n, i in enumerate(ids)]
+        )
     seen: list[str] = []
     cursor = None
     while True:

@@ -12,6 +12,8 @@ TwinOpsError                  500  anything unexpected the platform raised on pu
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -38,8 +40,23 @@ class Violation:
         """The violation as it appears in a problem document."""
         out: dict[str, Any] = {"field": self.field, "rule": self.rule, "message": self.message}
         if self.has_value:
-            out["value"] = self.value
+            out["value"] = _echo(self.value)
         return out
+
+
+_ECHO_LIMIT = 200
+
+
+def _echo(value: Any) -> Any:
+    """The offending value as it may be echoed: JSON-safe, and short."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value[:_ECHO_LIMIT] if isinstance(value, str) else value
+    text = json.dumps(value, default=str, allow_nan=True)
+    if len(text) > _ECHO_LIMIT or "Infinity" in text or "NaN" in text:
+        return text[:_ECHO_LIMIT]
+    return value
 
 
 class TwinOpsError(Exception):

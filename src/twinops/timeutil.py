@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from twinops.errors import InvalidInput
 
@@ -39,6 +40,7 @@ def from_micros(us: Micros) -> datetime:
     return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
 
 
+@lru_cache(maxsize=4096)
 def format_rfc3339(us: Micros) -> str:
     """Epoch microseconds as RFC 3339 with a ``Z`` suffix and microsecond precision."""
     return from_micros(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from twinops.errors import Conflict
 from twinops.models.entities import StoredModel
 from twinops.storage import Database
 from twinops.storage.events import SqlEventStore
@@ -175,9 +176,10 @@ def test_a_tenant_never_sees_another_tenants_rows(database: Database, tenant: st
     assert events.list_events(tenant) == []
 
 
-def test_inserting_an_existing_twin_id_fails(database: Database, tenant: str) -> None:
+def test_inserting_an_existing_twin_id_is_a_conflict(database: Database, tenant: str) -> None:
     store = SqlTwinStore(database)
     with store.transaction() as tx:
         tx.insert_twin(twin(tenant, "a"))
-    with pytest.raises(IntegrityError), store.transaction() as tx:
-        tx.insert_twin(twin(tenant, "a"))
+    with pytest.raises(Conflict), store.transaction() as tx:
+        tx.insert_twins([twin(tenant, "b"), twin(tenant, "a")])
+    assert store.get_twin(tenant, "b") is None

@@ -45,12 +45,19 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection for reading; SQLite readers see the last committed snapshot (WAL)."""
+        """A connection for reading; each statement sees the last committed state (WAL)."""
         with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn.exec_driver_sql("BEGIN")
             yield conn
             conn.rollback()
+
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics (after bulk loads change the tables' shape)."""
+        with self.write() as conn:
+            if self.is_sqlite:
+                # A sampled ANALYZE: good enough for index choice, milliseconds on big tables.
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            for table in tables:
+                conn.exec_driver_sql(f"ANALYZE {table}")
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -6,8 +6,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
+from twinops.errors import Conflict
 from twinops.storage.cursor import decode_cursor, encode_cursor
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
@@ -17,6 +29,8 @@ from twinops.twins.store import Page, TwinStore, TwinWriter
 
 # Bulk inserts are chunked so one statement stays under SQLite's bound-parameter limit.
 _CHUNK = 500
+# After a bulk load this large the planner's statistics are refreshed, or it picks bad plans.
+_ANALYZE_AFTER_ROWS = 5_000
 
 
 def _to_twin(row: Any) -> Twin:
@@ -73,11 +87,16 @@ def _relationship_row(rel: Relationship) -> dict[str, Any]:
     }
 
 
+# Point reads are the hottest path: built once, their cache keys are computed once.
+_GET_TWIN = select(twins).where(
+    twins.c.tenant == bindparam("tenant"), twins.c.twin_id == bindparam("twin_id")
+)
+_GET_TWIN_FOR_UPDATE = _GET_TWIN.with_for_update()
+
+
 def _get_twin(conn: Connection, tenant: str, twin_id: str, lock: bool = False) -> Twin | None:
-    stmt = select(twins).where(twins.c.tenant == tenant, twins.c.twin_id == twin_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    stmt = _GET_TWIN_FOR_UPDATE if lock else _GET_TWIN
+    row = conn.execute(stmt, {"tenant": tenant, "twin_id": twin_id}).first()
     return _to_twin(row) if row else None
 
 
@@ -97,6 +116,7 @@ def _get_relationship(
 class _SqlTwinWriter(TwinWriter):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.bulk_rows = 0
 
     def get_twin(self, tenant: str, twin_id: str, *, lock: bool = False) -> Twin | None:
         return _get_twin(self._conn, tenant, twin_id, lock)
@@ -110,13 +130,18 @@ class _SqlTwinWriter(TwinWriter):
         return found
 
     def insert_twin(self, twin: Twin) -> None:
-        self._conn.execute(insert(twins).values(**_twin_row(twin)))
+        self.insert_twins([twin])
 
     def insert_twins(self, new_twins: list[Twin]) -> None:
-        for start in range(0, len(new_twins), _CHUNK):
-            self._conn.execute(
-                insert(twins), [_twin_row(t) for t in new_twins[start : start + _CHUNK]]
-            )
+        try:
+            for start in range(0, len(new_twins), _CHUNK):
+                self._conn.execute(
+                    insert(twins), [_twin_row(t) for t in new_twins[start : start + _CHUNK]]
+                )
+        except IntegrityError as exc:
+            # Two writers raced to create the same id, or a bulk load repeats an existing one.
+            raise Conflict("a twin with this id already exists") from exc
+        self.bulk_rows += len(new_twins)
 
     def update_twin(self, twin: Twin) -> None:
         row = _twin_row(twin)
@@ -161,6 +186,7 @@ class _SqlTwinWriter(TwinWriter):
         self._conn.execute(insert(relationships).values(**_relationship_row(rel)))
 
     def upsert_relationships(self, rels: list[Relationship]) -> None:
+        self.bulk_rows += len(rels)
         for start in range(0, len(rels), _CHUNK):
             self._conn.execute(
                 insert(relationships),
@@ -344,4 +370,7 @@ class SqlTwinStore(TwinStore):
     @contextmanager
     def transaction(self) -> Iterator[TwinWriter]:
         with self._db.write() as conn:
-            yield _SqlTwinWriter(conn)
+            writer = _SqlTwinWriter(conn)
+            yield writer
+        if writer.bulk_rows >= _ANALYZE_AFTER_ROWS:
+            self._db.analyze("twins", "relationships")

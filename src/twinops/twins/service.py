@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +22,6 @@ from twinops.models.dtdl import Relationship as RelationshipDefinition
 from twinops.models.service import ModelService, ResolvedModel
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.entities import EventType, ExternalId, NewEvent, Relationship, Twin
-from twinops.twins.representation import twin_to_json
 from twinops.twins.store import Page, TwinStore, TwinWriter
 from twinops.twins.validation import (
     RELATIONSHIP_SYSTEM_KEYS,
@@ -36,8 +35,8 @@ MAX_PATCH_OPERATIONS = 500
 
 
 def new_etag() -> str:
-    """A fresh weak ETag, as ADT issues them."""
-    return f'W/"{uuid.uuid4()}"'
+    """A fresh weak ETag, as ADT issues them (random, so it never repeats across deletes)."""
+    return f'W/"{os.urandom(12).hex()}"'
 
 
 def etag_matches(if_match: str | None, etag: str) -> bool:
@@ -415,9 +414,6 @@ class TwinService:
         with self._store.transaction() as tx:
             for model_id in models:
                 self._require_usable_model(tx, tenant, model_id)
-            clashes = tx.get_twins(tenant, list(by_id))
-            if clashes:
-                raise Conflict(f"{len(clashes)} twin(s) already exist, e.g. {next(iter(clashes))}")
             tx.insert_twins(new_twins)
             rels = self._check_import_relationships(tenant, relationship_bodies, by_id, tx, now)
             tx.upsert_relationships(rels)
@@ -620,9 +616,7 @@ def _restamp(current: Twin, contents: Mapping[str, Any], now: int) -> dict[str, 
 
 
 def _event_body(twin: Twin) -> dict[str, Any]:
-    body = twin_to_json(twin)
-    body.pop("$metadata", None)
-    return {"model": twin.model, "etag": twin.etag, "twin": body}
+    return {"model": twin.model, "etag": twin.etag, "twin": dict(twin.contents)}
 
 
 def _relationship_event(rel: Relationship) -> dict[str, Any]:

@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query
+import orjson
+from fastapi import Query, Response
 
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="`next` from the previous page")]
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response encoded by orjson, skipping FastAPI's generic encoder on hot paths."""
+    return Response(
+        orjson.dumps(content),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def page_body(items: Iterable[T], next_cursor: str | None, render: Callable[[T], Any]) -> Any:

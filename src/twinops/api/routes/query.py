@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from twinops.api.deps import PlatformDep, TenantDep
+from twinops.api.routes.common import json_response
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -31,4 +32,4 @@ def run_query(platform: PlatformDep, tenant: TenantDep, body: QueryRequest) -> A
         continuation=body.continuationToken,
         max_joins=settings.max_query_joins,
     )
-    return {"value": page.items, "continuationToken": page.next}
+    return json_response({"value": page.items, "continuationToken": page.next})

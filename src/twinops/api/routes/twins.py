@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Response
 
 from twinops.api.deps import PlatformDep, TenantDep
-from twinops.api.routes.common import Cursor, Limit, page_body
+from twinops.api.routes.common import Cursor, Limit, json_response, page_body
 from twinops.twins.representation import relationship_to_json, twin_to_json
 
 router = APIRouter(prefix="/v1", tags=["twins"])
@@ -40,15 +40,14 @@ def list_twins(
 ) -> Any:
     """Twins ordered by id, optionally of one exact model."""
     page = platform.twins.list_twins(tenant, model=model, limit=limit, after=cursor)
-    return page_body(page.items, page.next, twin_to_json)
+    return json_response(page_body(page.items, page.next, twin_to_json))
 
 
 @router.get("/twins/{twin_id}", operation_id="twins-get")
-def get_twin(platform: PlatformDep, tenant: TenantDep, twin_id: str, response: Response) -> Any:
+def get_twin(platform: PlatformDep, tenant: TenantDep, twin_id: str) -> Any:
     """One twin, with its ETag."""
     twin = platform.twins.get(tenant, twin_id)
-    response.headers["ETag"] = twin.etag
-    return twin_to_json(twin)
+    return json_response(twin_to_json(twin), headers={"ETag": twin.etag})
 
 
 @router.put("/twins/{twin_id}", operation_id="twins-put")

@@ -78,11 +78,16 @@ def iter_cases() -> Iterator[Case]:
 
 
 def _resolver(case: dict[str, Any]) -> Any:
+    """A model store holding every document the case's (partial) resolution steps return.
+
+    Partial resolution (asking for fragments of a DTMI) is served as whole-DTMI resolution.
+    """
     store: dict[str, Any] = {}
-    for step in case.get("resolution", []) or []:
-        for doc in step.get("response") or []:
-            if isinstance(doc, dict) and isinstance(doc.get("@id"), str):
-                store[doc["@id"]] = doc
+    for key in ("resolution", "partialResolution"):
+        for step in case.get(key, []) or []:
+            for doc in step.get("response") or []:
+                if isinstance(doc, dict) and isinstance(doc.get("@id"), str):
+                    store[doc["@id"]] = doc
     return store.get if store else None
 
 
@@ -102,11 +107,8 @@ def classify(case: Case) -> tuple[str, str]:
         for doc in _top_objects(data["input"])
         if isinstance(doc, dict)
     ]
-    if (
-        any(_UNSUPPORTED_LANGUAGE.search(text) for text in top_contexts)
-        or "partialResolution" in data
-    ):
-        return "unsupported", "DTDL v4"
+    if any(_UNSUPPORTED_LANGUAGE.search(text) for text in top_contexts):
+        return "unsupported", "DTDL v4 models (only v2 and v3 are implemented)"
     options = data.get("options", [])
     allow: bool | None = None
     if "DisallowUndefinedExtensions" in options:
@@ -119,6 +121,7 @@ def classify(case: Case) -> tuple[str, str]:
         resolver=_resolver(data),
         allow_undefined_extensions=allow,
         max_dtdl_version=int(data.get("maxDtdlVersion", 3)),
+        tolerate_solecisms="TolerateSolecismsInParse" in (data.get("quirks") or []),
     )
     if result.unsupported_extensions:
         return "unsupported", ",".join(sorted(result.unsupported_extensions))

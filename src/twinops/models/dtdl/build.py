@@ -25,6 +25,29 @@ from twinops.models.dtdl.elements import (
     Telemetry,
 )
 from twinops.models.dtdl.nodes import Node, Standard
+from twinops.models.dtdl.units import unit_types
+
+
+def _doubles(*names: str) -> ObjectSchema:
+    return ObjectSchema(tuple(Field(name, PrimitiveSchema("double")) for name in names))
+
+
+# Schemas of the IoT Central extension, as the payloads IoT Central exchanges.
+_EXTENSION_SCHEMAS: dict[str, Schema] = {
+    "geopoint": _doubles("lat", "lon", "alt"),
+    "vector": _doubles("x", "y", "z"),
+}
+
+
+def extension_schema(term: str) -> Schema | None:
+    """The entity for a schema an extension defines (IoT Central, quantitativeTypes unit types)."""
+    if term in _EXTENSION_SCHEMAS:
+        return _EXTENSION_SCHEMAS[term]
+    units = unit_types(3).get(term)
+    if units is None:
+        return None
+    values = tuple(EnumValue(unit, unit) for unit in sorted(units))
+    return EnumSchema(PrimitiveSchema("string"), values, term)
 
 
 class EntityBuilder:
@@ -67,7 +90,7 @@ class EntityBuilder:
     def schema(self, value: Any) -> Schema:
         """The entity for a schema value (standard term, element, or reference)."""
         if isinstance(value, Standard):
-            return PrimitiveSchema(value.term)
+            return extension_schema(value.term) or PrimitiveSchema(value.term)
         node = self.graph.target(value)
         if node is None:
             return PrimitiveSchema("string")

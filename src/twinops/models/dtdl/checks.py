@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from twinops.models.dtdl.extensions import OVERRIDABLE
 from twinops.models.dtdl.metamodel import (
     GEOSPATIAL_SCHEMAS,
     NUMERIC_SCHEMAS,
     element_classes,
 )
 from twinops.models.dtdl.nodes import Node, Ref, Standard
+from twinops.models.dtdl.units import semantic_unit_type
 
 Report = Callable[[str, str, str, str], None]
 MAX_SCHEMA_DEPTH = 5
@@ -256,6 +258,65 @@ def _check_adjuncts(graph: ModelGraph, interface: Node) -> None:
                 graph.problem(
                     content, "disallowedType", "an annotation cannot annotate an annotation"
                 )
+    _check_overrides(graph, interface, contents, by_name)
+
+
+def _check_overrides(
+    graph: ModelGraph, interface: Node, contents: list[Node], by_name: dict[Any, Node]
+) -> None:
+    """An Override names a supplemental property of the annotated element, once, by its type."""
+    overridden: set[tuple[int, str]] = set()
+    for content in contents:
+        if "Override" not in content.adjuncts:
+            continue
+        target = by_name.get(content.literals.get("annotates"))
+        if target is None or target.cls not in ("Property", "Telemetry"):
+            continue
+        raw = str(content.literals.get("overrides", ""))
+        overridden_term = OVERRIDABLE.get(raw)
+        if overridden_term is None:
+            core = element_classes(target.version)[target.cls].members
+            name = (
+                raw.split(":")[-1].split(";")[0] if raw.startswith("dtmi:dtdl:property:") else raw
+            )
+            rule = (
+                "matchingPropertyNotSupplemental"
+                if name in core
+                else "noMatchingSupplementalProperty"
+            )
+            graph.problem(
+                content, rule, f"'overrides' value '{raw}' is not a supplemental property"
+            )
+            continue
+        if target.unit is None:
+            graph.problem(
+                content,
+                "noMatchingSupplementalProperty",
+                f"'{target.literals.get('name')}' has no '{overridden_term}' to override",
+            )
+            continue
+        key = (id(target), overridden_term)
+        if key in overridden:
+            graph.problem(
+                interface,
+                "multipleReference",
+                f"'{overridden_term}' of '{target.literals.get('name')}' is overridden twice",
+            )
+            continue
+        overridden.add(key)
+        expected = (
+            semantic_unit_type(target.version, target.semantic_types[0])
+            if target.semantic_types
+            else None
+        )
+        schemas = content.members.get("schema", [])
+        actual = schemas[0].term if len(schemas) == 1 and isinstance(schemas[0], Standard) else None
+        if expected is not None and actual != expected:
+            graph.problem(
+                content,
+                "siblingPropertyMismatch",
+                f"an Override of '{overridden_term}' needs schema {expected}, not {actual}",
+            )
 
 
 def _unique(graph: ModelGraph, node: Node, member: str, literal: str) -> None:
@@ -345,6 +406,64 @@ def check_schemas(graph: ModelGraph) -> None:
                     "notSiblingRequiredType",
                     f"semantic type {node.semantic_types[0]} needs a numeric schema",
                 )
+
+
+def check_adjunct_rules(graph: ModelGraph) -> None:
+    """Extension co-types that restrict the schema, the parent, or the siblings of an element."""
+    for node in graph.nodes:
+        for spec in node.adjunct_specs:
+            if spec.restricts_schema:
+                _check_adjunct_schema(graph, node, spec)
+            if spec.parent is not None and (
+                node.parent is None or spec.parent not in node.parent.adjuncts
+            ):
+                graph.problem(
+                    node,
+                    "invalidCotype",
+                    f"'{spec.term}' needs a parent element co-typed '{spec.parent}'",
+                )
+            if spec.children:
+                for child in graph.children(node, "fields"):
+                    if not spec.children & set(child.adjuncts):
+                        graph.problem(
+                            child,
+                            "missingCocotype",
+                            f"a field of a '{spec.term}' needs one of {sorted(spec.children)}",
+                        )
+        for member in node.members:
+            seen: set[str] = set()
+            for child in graph.children(node, member):
+                for spec in child.adjunct_specs:
+                    if not spec.single:
+                        continue
+                    if spec.term in seen:
+                        graph.problem(
+                            node,
+                            "nonUniqueCotype",
+                            f"more than one '{member}' value is co-typed '{spec.term}'",
+                        )
+                    seen.add(spec.term)
+
+
+def _check_adjunct_schema(graph: ModelGraph, node: Node, spec: Any) -> None:
+    for value in node.members.get("schema", []):
+        if isinstance(value, Standard):
+            if value.term in spec.schema_terms:
+                continue
+            found = value.term
+        else:
+            target = graph.target(value)
+            if target is None or target.cls in spec.schema_classes:
+                continue
+            found = f"a {target.cls}"
+        allowed = sorted(spec.schema_terms | spec.schema_classes)
+        graph.problem(
+            node,
+            "notRequiredValue"
+            if spec.schema_terms and not spec.schema_by_type
+            else "notRequiredType",
+            f"a '{spec.term}' element's schema must be {' or '.join(allowed)}, not {found}",
+        )
 
 
 def _holds_array(graph: ModelGraph, prop: Node) -> bool:

@@ -210,6 +210,7 @@ def _build(version: int) -> dict[str, ElementClass]:
                 classes=("Field",),
                 plural=True,
                 min_count=1 if v2 else 0,
+                max_count=30 if v2 else None,
             )
         ],
         "Field": [name, _schema()],
@@ -230,7 +231,7 @@ def _build(version: int) -> dict[str, ElementClass]:
             members=MappingProxyType(all_members),
             type_required=cls not in untyped,
             id_required=cls == "Interface",
-            id_max_length=128 if cls == "Interface" else (2048 if v2 else None),
+            id_max_length=128 if cls == "Interface" else 2048,
             semantic=cls in SEMANTIC_CLASSES[version],
             extra_members=MappingProxyType({"unit": Member("unit", Kind.STRING)}),
         )

@@ -47,6 +47,8 @@ class Node:
     literals: dict[str, Any] = field(default_factory=dict)
     semantic_types: list[str] = field(default_factory=list)
     adjuncts: list[str] = field(default_factory=list)
+    # The extensions' AdjunctType for each term in ``adjuncts`` (typed loosely: no import cycle).
+    adjunct_specs: list[Any] = field(default_factory=list)
     unit: str | None = None
     informal: bool = False
 

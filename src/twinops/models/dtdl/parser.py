@@ -11,6 +11,7 @@ from typing import Any
 from twinops.models.dtdl.build import EntityBuilder
 from twinops.models.dtdl.checks import (
     ModelGraph,
+    check_adjunct_rules,
     check_cycles,
     check_interfaces,
     check_references,
@@ -24,6 +25,8 @@ from twinops.models.dtdl.walker import DocumentWalker, WalkState
 
 Resolver = Callable[[str], Any | None]
 _MAX_RESOLVE_ROUNDS = 32
+# References into these namespaces name language elements, never user models.
+_RESERVED_REFERENCE_PREFIXES = ("dtmi:dtdl:", "dtmi:standard:", "dtmi:iotcentral:")
 
 
 def _decode(source: DtdlSource, problems: list[DtdlProblem]) -> Any:
@@ -43,18 +46,25 @@ def parse_documents(
     resolver: Resolver | None = None,
     allow_undefined_extensions: bool | None = True,
     max_dtdl_version: int = 3,
+    tolerate_solecisms: bool = False,
 ) -> ParseResult:
     """Parse and validate DTDL documents as one model set; never raises on bad input.
 
     ``allow_undefined_extensions=None`` follows the spec's recommendation: undefined extension
-    contexts are tolerated in DTDL v2 and rejected in v3.
+    contexts are tolerated in DTDL v2 and rejected in v3. ``tolerate_solecisms`` accepts
+    legal-but-discouraged forms (a reserved ``dtmi:dtdl:``/``dtmi:standard:`` prefix on the
+    ``@id`` of a nested element), like the reference parser's TolerateSolecismsInParse quirk.
     """
     problems: list[DtdlProblem] = []
 
     def report(source: str, element: str, rule: str, message: str) -> None:
         problems.append(DtdlProblem(source, element, rule, message))
 
-    state = WalkState(allow_undefined=allow_undefined_extensions, max_version=max_dtdl_version)
+    state = WalkState(
+        allow_undefined=allow_undefined_extensions,
+        max_version=max_dtdl_version,
+        tolerate_solecisms=tolerate_solecisms,
+    )
     documents: dict[str, Any] = {}
     for source in sources:
         root = _decode(source, problems)
@@ -70,16 +80,20 @@ def parse_documents(
         _resolve_missing(graph, resolver, state, report)
     check_references(graph)
     for dtmi, nodes in graph.missing.items():
+        reserved = dtmi.startswith(_RESERVED_REFERENCE_PREFIXES)
         for node in nodes:
             report(
                 node.source,
                 node.where,
-                "unresolvedReference",
-                f"'{dtmi}' is referenced but not defined in the documents or the store",
+                "undefinedReservedId" if reserved else "unresolvedReference",
+                f"'{dtmi}' uses a reserved prefix but names nothing the language defines"
+                if reserved
+                else f"'{dtmi}' is referenced but not defined in the documents or the store",
             )
     if check_cycles(graph):
         check_interfaces(graph)
         check_schemas(graph)
+        check_adjunct_rules(graph)
     interfaces: dict[str, Interface] = {}
     if not problems:
         builder = EntityBuilder(graph)

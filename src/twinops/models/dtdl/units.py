@@ -197,6 +197,11 @@ def semantic_units(version: int) -> Mapping[str, frozenset[str]]:
     return MappingProxyType({name: units[unit_type] for name, unit_type in semantic.items()})
 
 
+def semantic_unit_type(version: int, semantic: str) -> str | None:
+    """The unit type a semantic type's ``unit`` takes (e.g. Temperature -> TemperatureUnit)."""
+    return (_SEMANTIC_V2 if version <= 2 else _SEMANTIC_V3).get(semantic)
+
+
 def unit_types(version: int) -> Mapping[str, frozenset[str]]:
     """Unit type term -> unit terms, for a DTDL version."""
     return MappingProxyType(_UNITS_V2 if version <= 2 else _UNITS_V3)

@@ -25,7 +25,7 @@ from twinops.models.dtdl.metamodel import (
     unit_dtmis,
 )
 from twinops.models.dtdl.nodes import ActiveContext, Node, Ref, Standard
-from twinops.models.dtdl.units import semantic_units
+from twinops.models.dtdl.units import semantic_units, unit_types
 
 Report = Callable[[str, str, str], None]
 _partitions = itertools.count(1)
@@ -45,6 +45,7 @@ class WalkState:
     max_version: int = 3
     nodes: list[Node] = field(default_factory=list)
     unsupported: set[str] = field(default_factory=set)
+    tolerate_solecisms: bool = False
 
 
 class DocumentWalker:
@@ -214,6 +215,15 @@ class DocumentWalker:
                 self.problem(where, "invalidCotype", f"'{term}' cannot co-type a {cls}")
                 return None
             adjuncts.append(adjunct)
+        terms = {a.term for a in adjuncts}
+        for adjunct in adjuncts:
+            if adjunct.requires is not None and adjunct.requires not in terms:
+                self.problem(
+                    where,
+                    "missingCocotype",
+                    f"'{adjunct.term}' needs the co-type '{adjunct.requires}'",
+                )
+                return None
         spec = classes[cls]
         node = Node(
             cls=cls,
@@ -231,6 +241,7 @@ class DocumentWalker:
             informal=informal,
             semantic_types=semantic,
             adjuncts=[a.term for a in adjuncts],
+            adjunct_specs=list(adjuncts),
         )
         self._id(obj, node, spec, in_schemas, where)
         self.state.nodes.append(node)
@@ -369,7 +380,7 @@ class DocumentWalker:
             rule = "disallowedIdFragment" if "#" in raw and parse_dtmi(raw) else "invalidId"
             self.problem(where, rule, f"'@id' '{raw}' is not a valid DTMI for DTDL v{node.version}")
             return
-        if is_reserved_id(raw):
+        if is_reserved_id(raw) and not (self.state.tolerate_solecisms and not node.top_level):
             self.problem(where, "reservedId", f"'@id' '{raw}' uses a reserved prefix")
             return
         if spec.id_max_length is not None and len(raw) > spec.id_max_length:
@@ -437,6 +448,18 @@ class DocumentWalker:
                     if member.kind is Kind.ELEMENT
                     else "missingLiteralProperty",
                     f"a {node.cls} needs '{name}'",
+                )
+        for adjunct in adjuncts:
+            allowed_units = unit_types(version).get(adjunct.unit_type or "")
+            if (
+                allowed_units is not None
+                and node.unit is not None
+                and node.unit not in allowed_units
+            ):
+                self.problem(
+                    where,
+                    "notRequiredType",
+                    f"unit '{node.unit}' is not a {adjunct.unit_type} ({adjunct.term})",
                 )
         if node.semantic_types and "unit" not in seen:
             self.problem(
@@ -662,8 +685,8 @@ class DocumentWalker:
             elif isinstance(item, str):
                 if member.standard_schemas and item in standard:
                     out.append(Standard(standard[item]))
-                elif extensions.defines_schema(item, ctx) and member.standard_schemas:
-                    out.append(Standard(item))
+                elif member.standard_schemas and extensions.defines_schema(item, ctx):
+                    out.append(Standard(extensions.schema_term(item, ctx) or item))
                 elif parse_dtmi(item) is not None and is_user_dtmi(item, node.version):
                     out.append(Ref(item, item_pointer))
                 else:

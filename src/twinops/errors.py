@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import Any, Self
 
 _NO_VALUE: Any = object()
 
@@ -80,12 +80,12 @@ class InvalidInput(TwinOpsError):
     code = "invalid-input"
 
     @classmethod
-    def single(cls, field: str, rule: str, message: str, value: Any = _NO_VALUE) -> InvalidInput:
+    def single(cls, field: str, rule: str, message: str, value: Any = _NO_VALUE) -> Self:
         """An error for exactly one violation, whose message becomes the detail."""
         return cls(f"{field}: {message}", [Violation(field, rule, message, value)])
 
     @classmethod
-    def of(cls, violations: Sequence[Violation]) -> InvalidInput:
+    def of(cls, violations: Sequence[Violation]) -> Self:
         """An error summarising several violations."""
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""

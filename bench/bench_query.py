@@ -89,7 +89,7 @@ def _measure(
 
 
 def _plans(conn: sqlite3.Connection, texts: dict[str, str]) -> dict[str, Any]:
-    from twinops.twins.query import explain
+    from twinops.storage.query import explain
 
     plans: dict[str, Any] = {}
     for name, text in texts.items():

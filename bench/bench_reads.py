@@ -13,8 +13,7 @@ Raw engine, same run:
     served by uvicorn exactly as ``twinops serve`` does (``uvicorn.run(app, log_level=
     "info")``, sync route); also with 2 uvicorn workers unless ``--no-bare-two-workers``.
 
-``twinops serve`` has no ``--workers`` option (it hands an app object to ``uvicorn.run``),
-so twinops is measured with 1 worker only.
+``twinops serve --workers 2`` is measured too, beside the bare server with 2 workers.
 
 Goal (issue): >= 5,000 reads/s and p99 < 20 ms on 2 cores.
 """
@@ -166,8 +165,6 @@ def main(argv: list[str] | None = None) -> int:
                 "wrk_connections": args.connections,
                 "wrk_threads": args.wrk_threads,
                 "wrk_seconds": args.wrk_seconds,
-                "twinops_workers": 1,
-                "twinops_workers_note": "twinops serve has no --workers option",
             },
             "prepare": prepared,
             "in_process": in_process(data_dir, ids, args.samples, args.seconds),
@@ -185,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         http["twinops_1_worker"] = measure_server(
             b.twinops_server(data_dir, b.free_port()), ids, args, workdir
         )
+        if not args.no_bare_two_workers:
+            http["twinops_2_workers"] = measure_server(
+                b.twinops_server(data_dir, b.free_port(), workers=2), ids, args, workdir
+            )
         http["bare_fastapi_1_worker"] = measure_server(
             b.bare_server(b.free_port(), body_file), ids, args, workdir
         )

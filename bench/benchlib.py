@@ -503,7 +503,7 @@ def start_server(
     raise RuntimeError(f"{name} was not ready after {timeout} s")
 
 
-def twinops_server(data_dir: Path, port: int) -> Server:
+def twinops_server(data_dir: Path, port: int, workers: int = 1) -> Server:
     """``twinops serve`` on a prepared data folder."""
     argv = [
         sys.executable,
@@ -516,6 +516,8 @@ def twinops_server(data_dir: Path, port: int) -> Server:
         str(port),
         "--data-dir",
         str(data_dir),
+        "--workers",
+        str(workers),
     ]
     return start_server("twinops serve", argv, port, "/healthz")
 

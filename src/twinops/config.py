@@ -12,6 +12,9 @@ from typing import Any
 from twinops.errors import InvalidInput
 
 DEFAULT_TENANT = "default"
+# TWINOPS_DATA_DIR already names the shared real-data folder the tests read, so the
+# embedded mode's folder takes another variable.
+_ENV_NAMES = {"data_dir": "TWINOPS_HOME"}
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,15 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
         raise InvalidInput.single(name, "type", f"expected {type(default).__name__}", raw) from exc
 
 
+def env_name(setting: str) -> str:
+    """The environment variable that overrides ``setting``."""
+    return _ENV_NAMES.get(setting, f"TWINOPS_{setting.upper()}")
+
+
 def load_settings(
     config_file: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Settings from defaults, then ``config_file`` (TOML), then ``TWINOPS_<FIELD>`` variables."""
+    """Settings from defaults, then ``config_file`` (TOML), then environment variables."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     path = config_file or (Path(env["TWINOPS_CONFIG"]) if env.get("TWINOPS_CONFIG") else None)
@@ -70,7 +78,7 @@ def load_settings(
             unknown[0], "unknownSetting", f"not a twinops setting (known: {', '.join(known)})"
         )
     for name in known:
-        env_value = env.get(f"TWINOPS_{name.upper()}")
+        env_value = env.get(env_name(name))
         if env_value is not None:
             values[name] = env_value
     return Settings(**{n: _coerce(n, v, known[n]) for n, v in values.items()})

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from twinops.errors import InvalidInput
 from twinops.storage import Database, open_database
+from twinops.storage.query import QueryResult, run_query
 from twinops.storage.schema import model_ancestors, relationships, twins
-from twinops.twins.query import QueryResult, parse_query, run_query
+from twinops.twins.query import parse_query
 from twinops.twins.query.ast import (
     And,
     CompareOp,
@@ -612,7 +613,7 @@ def test_page_size_must_be_positive(fleet: Graph) -> None:
 
 
 def test_time_limit_turns_a_runaway_statement_into_invalid_input(backend: Database) -> None:
-    from twinops.twins.query.dialect import dialect_for
+    from twinops.storage.query.dialect import dialect_for
 
     runaway = (
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
@@ -633,7 +634,7 @@ def test_time_limit_turns_a_runaway_statement_into_invalid_input(backend: Databa
 
 
 def test_statement_reads_every_table_by_tenant(backend: Database) -> None:
-    from twinops.twins.query.compiler import compile_query
+    from twinops.storage.query.compiler import compile_query
 
     query = parse_query(
         "SELECT T FROM DIGITALTWINS T JOIN P RELATED T.contains R JOIN Q RELATED P.has "

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from twinops.errors import InvalidInput, MalformedInput
-from twinops.twins.query import QueryLimits, explain, parse_query, render
+from twinops.storage.query import explain
+from twinops.twins.query import QueryLimits, parse_query, render
 from twinops.twins.query.ast import (
     And,
     CompareOp,

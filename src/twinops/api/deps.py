@@ -9,13 +9,15 @@ from fastapi import Depends, Request
 from twinops.platform import Platform
 
 
-def get_platform(request: Request) -> Platform:
+# Both are async on purpose: FastAPI would run a sync dependency on the thread pool, a
+# thread hop per request for what is an attribute lookup.
+async def get_platform(request: Request) -> Platform:
     """The platform the app was built around."""
     platform: Platform = request.app.state.platform
     return platform
 
 
-def get_tenant(request: Request) -> str:
+async def get_tenant(request: Request) -> str:
     """The caller's tenant (the security issue replaces this with the authenticated one)."""
     tenant: str = request.app.state.platform.settings.default_tenant
     return tenant

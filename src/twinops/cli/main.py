@@ -9,6 +9,7 @@ import typer
 
 from twinops.cli import models, twins
 from twinops.cli.context import ConfigOption, DataDirOption, settings_for
+from twinops.config import env_name
 
 app = typer.Typer(
     help="twinops: build, run and trust digital twins.",
@@ -58,8 +59,8 @@ def _serve(
         return
     platform.close()
     # Worker processes rebuild the platform from the environment, so pass the settings on.
-    os.environ["TWINOPS_DATA_DIR"] = str(settings.data_dir)
-    os.environ["TWINOPS_DATABASE_URL"] = settings.resolved_database_url
+    os.environ[env_name("data_dir")] = str(settings.data_dir)
+    os.environ[env_name("database_url")] = settings.resolved_database_url
     if config is not None:
         os.environ["TWINOPS_CONFIG"] = str(config)
     uvicorn.run(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from twinops.cli.context import DataDirOption, UrlOption, emit, fail, open_client
-from twinops.models.dtdl import load_paths, parse_documents
+from twinops.models.dtdl import DtdlSource, load_paths, parse_documents
 from twinops.sdk import ApiError
 
 app = typer.Typer(help="DTDL models: validate, upload and manage versions.", no_args_is_help=True)
@@ -16,15 +17,26 @@ app = typer.Typer(help="DTDL models: validate, upload and manage versions.", no_
 Paths = Annotated[list[Path], typer.Argument(help="DTDL files or folders", exists=True)]
 
 
+def _documents(sources: list[DtdlSource]) -> list[Any]:
+    """The JSON documents of the sources, arrays flattened (a file may hold several)."""
+    documents: list[Any] = []
+    for source in sources:
+        try:
+            value = source.obj if source.text is None else json.loads(source.text)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"{source.name} is not JSON: {exc}") from exc
+        documents.extend(value if isinstance(value, list) else [value])
+    return documents
+
+
 @app.command()
 def validate(paths: Paths, url: UrlOption = None) -> None:
     """Validate DTDL documents without storing them; exit 1 with the errors if invalid."""
     sources = load_paths(paths)
     if url:
-        documents = [s.obj if s.text is None else __import__("json").loads(s.text) for s in sources]
         with open_client(url) as client:
             try:
-                emit(client.validate_models(documents))
+                emit(client.validate_models(_documents(sources)))
             except ApiError as exc:
                 raise fail(exc) from exc
         return
@@ -43,14 +55,10 @@ def validate(paths: Paths, url: UrlOption = None) -> None:
 @app.command()
 def upload(paths: Paths, url: UrlOption = None, data_dir: DataDirOption = None) -> None:
     """Upload DTDL documents (any order); prints what changed against earlier versions."""
-    import json
-
-    sources = load_paths(paths)
-    documents = [s.obj if s.text is None else json.loads(s.text) for s in sources]
-    flat = [d for doc in documents for d in (doc if isinstance(doc, list) else [doc])]
+    documents = _documents(load_paths(paths))
     with open_client(url, data_dir) as client:
         try:
-            emit(client.upload_models(flat))
+            emit(client.upload_models(documents))
         except ApiError as exc:
             raise fail(exc) from exc
 

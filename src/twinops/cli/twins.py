@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -103,5 +104,45 @@ def query(
     with open_client(url, data_dir) as client:
         try:
             emit(list(client.query(text)))
+        except ApiError as exc:
+            raise fail(exc) from exc
+
+
+@app.command()
+def relate(
+    source: str,
+    relationship_id: str,
+    name: Annotated[str, typer.Option("--name", help="relationship name from the model")],
+    target: Annotated[str, typer.Option("--target", help="target twin id")],
+    properties: Annotated[
+        str, typer.Option("--properties", help="relationship properties as a JSON object")
+    ] = "{}",
+    url: UrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create or replace a relationship from SOURCE to --target."""
+    try:
+        extra = json.loads(properties)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--properties is not JSON: {exc}") from exc
+    body = {**extra, "$relationshipName": name, "$targetId": target}
+    with open_client(url, data_dir) as client:
+        try:
+            emit(client.put_relationship(source, relationship_id, body))
+        except ApiError as exc:
+            raise fail(exc) from exc
+
+
+@app.command()
+def relationships(
+    source: str,
+    name: Annotated[str | None, typer.Option("--name", help="only this relationship")] = None,
+    url: UrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List a twin's outgoing relationships."""
+    with open_client(url, data_dir) as client:
+        try:
+            emit(list(client.list_relationships(source, name)))
         except ApiError as exc:
             raise fail(exc) from exc

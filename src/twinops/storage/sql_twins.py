@@ -23,6 +23,7 @@ from twinops.errors import Conflict
 from twinops.storage.cursor import decode_cursor, encode_cursor
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
+from twinops.storage.query import run_query
 from twinops.storage.schema import external_ids, models, relationships, twins
 from twinops.twins.entities import ExternalId, NewEvent, Relationship, Twin
 from twinops.twins.store import Page, TwinStore, TwinWriter
@@ -354,8 +355,6 @@ class SqlTwinStore(TwinStore):
         continuation: str | None,
         max_joins: int,
     ) -> Page[dict[str, object]]:
-        from twinops.twins.query import run_query
-
         with self._db.read() as conn:
             result = run_query(
                 conn,

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
+from twinops.storage.query.dialect import JsonKind, SqlDialect, dialect_for
 from twinops.storage.schema import model_ancestors, relationships, twins
 from twinops.twins.query.ast import (
     And,
@@ -30,7 +31,6 @@ from twinops.twins.query.ast import (
     TypeFunction,
 )
 from twinops.twins.query.checks import Scope, scope_of
-from twinops.twins.query.dialect import JsonKind, SqlDialect, dialect_for
 
 Sql = ColumnElement[Any]
 

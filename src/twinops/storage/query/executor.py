@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from twinops.errors import InvalidInput
+from twinops.storage.query.compiler import Output, Plan, compile_query
+from twinops.storage.query.dialect import dialect_for
 from twinops.twins.entities import Relationship, Twin
 from twinops.twins.query.ast import CountAll, Query, Star
 from twinops.twins.query.checks import QueryLimits, check_query
-from twinops.twins.query.compiler import Output, Plan, compile_query
-from twinops.twins.query.dialect import dialect_for
 from twinops.twins.query.parser import parse_query
 from twinops.twins.query.render import render
 from twinops.twins.representation import relationship_to_json, twin_to_json

@@ -107,6 +107,42 @@ class ModelInvalid(InvalidInput):
     code = "invalid-model"
 
 
+class Unauthorized(TwinOpsError):
+    """No credentials, or credentials that are unknown, expired or revoked."""
+
+    status = 401
+    title = "Unauthorized"
+    code = "unauthorized"
+
+
+class Forbidden(TwinOpsError):
+    """The caller is known but its role does not allow this action."""
+
+    status = 403
+    title = "Forbidden"
+    code = "forbidden"
+
+
+class PayloadTooLarge(TwinOpsError):
+    """A request body or batch is over the configured limit."""
+
+    status = 413
+    title = "Payload too large"
+    code = "payload-too-large"
+
+
+class TooManyRequests(TwinOpsError):
+    """The caller is over its rate limit; ``retry_after`` says when to come back."""
+
+    status = 429
+    title = "Too many requests"
+    code = "rate-limited"
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class NotFound(TwinOpsError):
     """The named resource does not exist (or belongs to another tenant)."""
 

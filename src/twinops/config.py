@@ -17,7 +17,7 @@ DEFAULT_TENANT = "default"
 _ENV_NAMES = {"data_dir": "TWINOPS_HOME"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Everything the composition root needs to build the platform."""
 
@@ -30,6 +30,14 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     max_query_joins: int = 20
     query_page_size: int = 1000
+    max_batch_items: int = 50_000
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    auth_cache_seconds: float = 5.0
+    jwt_secret: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_jwks_file: str = ""
 
     @property
     def resolved_database_url(self) -> str:
@@ -37,6 +45,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'twinops.db').resolve()}"
+
+    def __repr__(self) -> str:
+        """Settings with secrets masked, safe for logs and error reports."""
+        shown = {
+            f.name: "***"
+            if f.name in SECRET_SETTINGS and getattr(self, f.name)
+            else getattr(self, f.name)
+            for f in fields(self)
+        }
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given (non-None) fields replaced."""
@@ -49,11 +67,28 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes"}
         if isinstance(default, int):
             return int(raw)
+        if isinstance(default, float):
+            return float(raw)
         if isinstance(default, Path):
             return Path(str(raw)).expanduser()
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise InvalidInput.single(name, "type", f"expected {type(default).__name__}", raw) from exc
+
+
+# Settings that are secrets: a config file holding one must not be readable by others.
+SECRET_SETTINGS = frozenset({"admin_key", "jwt_secret", "database_url"})
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a configuration file that other users could read: it may hold secrets."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise InvalidInput.single(
+            "config",
+            "filePermissions",
+            f"{path} is readable or writable by group/others; run: chmod 600 {path}",
+        )
 
 
 def env_name(setting: str) -> str:
@@ -69,6 +104,7 @@ def load_settings(
     values: dict[str, Any] = {}
     path = config_file or (Path(env["TWINOPS_CONFIG"]) if env.get("TWINOPS_CONFIG") else None)
     if path is not None:
+        _check_private(path)
         with path.open("rb") as handle:
             values.update(tomllib.load(handle))
     known = {f.name: f.default for f in fields(Settings)}

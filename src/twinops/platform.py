@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from twinops.config import Settings
 from twinops.models.service import ModelService
+from twinops.security.service import SecurityService
+from twinops.security.tokens import JwtConfig
 from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
 from twinops.storage.sql_models import SqlModelStore
+from twinops.storage.sql_security import SqlSecurityStore
 from twinops.storage.sql_twins import SqlTwinStore
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.service import TwinService
@@ -24,6 +30,7 @@ class Platform:
     models: ModelService
     twins: TwinService
     events: EventStore
+    security: SecurityService
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = system_clock) -> Platform:
@@ -32,8 +39,39 @@ class Platform:
         db = open_database(settings.resolved_database_url)
         models = ModelService(SqlModelStore(db), clock)
         twins = TwinService(SqlTwinStore(db), models, clock)
-        return cls(settings, db, models, twins, SqlEventStore(db))
+        security = SecurityService(
+            SqlSecurityStore(db),
+            jwt_config(settings),
+            default_tenant=settings.default_tenant,
+            clock=clock,
+            cache_seconds=settings.auth_cache_seconds,
+        )
+        if settings.admin_key:
+            security.seed_admin_key(settings.admin_key)
+        return cls(settings, db, models, twins, SqlEventStore(db), security)
 
     def close(self) -> None:
         """Release the database connections."""
         self.db.dispose()
+
+
+def jwt_config(settings: Settings) -> JwtConfig:
+    """Token verification settings; the embedded mode keeps its HS256 secret in the data folder."""
+    secret = settings.jwt_secret or _embedded_secret(settings.data_dir / "jwt-hs256.secret")
+    return JwtConfig(
+        hs256_secret=secret,
+        issuer=settings.jwt_issuer or None,
+        audience=settings.jwt_audience or None,
+        jwks_file=Path(settings.jwt_jwks_file) if settings.jwt_jwks_file else None,
+    )
+
+
+def _embedded_secret(path: Path) -> str:
+    """A random secret created once, readable by this user only."""
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -15,7 +15,9 @@ from twinops.platform import Platform
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform), raise_server_exceptions=False) as http:
+    key = platform.security.first_admin_key()
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(platform), raise_server_exceptions=False, headers=headers) as http:
         yield http
 
 

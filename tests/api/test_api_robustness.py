@@ -43,7 +43,9 @@ ids = st.text(min_size=1, max_size=40).map(lambda s: quote(s, safe=""))
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder: Path = tmp_path_factory.mktemp("robust")
     platform = Platform.open(Settings(data_dir=folder))
-    with TestClient(create_app(platform), raise_server_exceptions=False) as http:
+    headers = {"Authorization": f"Bearer {platform.security.first_admin_key()}"}
+    app = create_app(platform)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as http:
         assert http.post("/v1/models", json=sample_models()).status_code == 201
         assert http.put("/v1/twins/p0", json={"$metadata": {"$model": PUMP}}).status_code == 201
         yield http

@@ -6,17 +6,32 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from twinops import __version__
+from twinops.api.limits import BodySizeLimit, RateLimiter
 from twinops.api.problems import install_problem_handlers
-from twinops.api.routes import events, external_ids, health, models, query, relationships, twins
+from twinops.api.routes import (
+    events,
+    external_ids,
+    health,
+    models,
+    query,
+    relationships,
+    security,
+    twins,
+)
 from twinops.platform import Platform
+from twinops.security.entities import Principal
 
 
 def _operation_id(route: APIRoute) -> str:
     return route.operation_id or f"{route.tags[0]}-{route.name}"
 
 
-def create_app(platform: Platform) -> FastAPI:
-    """An app serving ``platform``; routes are thin and call its services."""
+def create_app(platform: Platform, *, local_principal: Principal | None = None) -> FastAPI:
+    """An app serving ``platform``; routes are thin and call its services.
+
+    ``local_principal`` is for the CLI's in-process client only: whoever can open the data
+    folder already holds everything in it, so requests without credentials act as it.
+    """
     app = FastAPI(
         title="twinops",
         version=__version__,
@@ -24,7 +39,11 @@ def create_app(platform: Platform) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.platform = platform
+    app.state.local_principal = local_principal
+    settings = platform.settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in (
         health.router,
         models.router,
@@ -33,6 +52,7 @@ def create_app(platform: Platform) -> FastAPI:
         external_ids.router,
         query.router,
         events.router,
+        security.router,
     ):
         app.include_router(router)
     return app

@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from twinops.errors import TwinOpsError, Violation
+from twinops.api.limits import retry_after_header
+from twinops.errors import TooManyRequests, TwinOpsError, Unauthorized, Violation
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("twinops.api")
@@ -69,6 +70,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TwinOpsError)
     async def _twinops_error(request: Request, exc: TwinOpsError) -> JSONResponse:
+        headers: dict[str, str] | None = None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": retry_after_header(exc.retry_after)}
+        elif isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": 'Bearer realm="twinops"'}
         return problem(
             exc.status,
             exc.detail,
@@ -76,6 +82,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             title=exc.title,
             instance=request.url.path,
             violations=exc.violations,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -14,6 +14,7 @@ import typer
 
 from twinops.config import Settings, load_settings
 from twinops.sdk import ApiError, Client
+from twinops.security.entities import Principal, Role
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", envvar="TWINOPS_URL", help="server URL; default: local")
@@ -43,10 +44,13 @@ def open_client(
     from twinops.api import create_app
     from twinops.platform import Platform
 
-    platform = Platform.open(settings_for(data_dir, config))
+    settings = settings_for(data_dir, config)
+    platform = Platform.open(settings)
+    local = Principal(settings.default_tenant, "local-cli", Role.ADMIN, None, "local")
     try:
         # The same app a server runs, reached in-process: one code path for both modes.
-        with TestClient(create_app(platform), raise_server_exceptions=False) as http:
+        app = create_app(platform, local_principal=local)
+        with TestClient(app, raise_server_exceptions=False) as http:
             yield Client(http=http)
     finally:
         platform.close()

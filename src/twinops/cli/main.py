@@ -50,6 +50,13 @@ def _serve(
         from twinops.demo import describe, load_demo
 
         typer.echo(f"pump-fleet demo loaded: {describe(load_demo(platform))}")
+    first_key = platform.security.first_admin_key()
+    if first_key is not None:
+        typer.echo(
+            "An admin API key was created for this data folder; it is shown this once:\n"
+            f"  {first_key}\n"
+            "Send it as 'Authorization: Bearer <key>' (or export TWINOPS_API_KEY=<key>)."
+        )
     typer.echo(f"twinops on http://{settings.host}:{settings.port} (docs at /docs)")
     if workers == 1:
         try:

@@ -21,6 +21,7 @@ from twinops.models.dtdl import (
 )
 from twinops.models.entities import CompatibilityReport, StoredModel, UploadResult, split_dtmi
 from twinops.models.store import ModelStore
+from twinops.security.entities import AuditEntry
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.entities import EventType, NewEvent
 
@@ -77,7 +78,9 @@ class ModelService:
         """Parse and validate documents, resolving references to this tenant's stored models."""
         return parse_documents(sources, resolver=self._resolver(tenant))
 
-    def upload(self, tenant: str, sources: Sequence[DtdlSource]) -> UploadResult:
+    def upload(
+        self, tenant: str, sources: Sequence[DtdlSource], *, actor: str = "system"
+    ) -> UploadResult:
         """Validate and store new interface versions; identical re-uploads are no-ops."""
         result = self.validate(tenant, sources)
         if not result.ok:
@@ -104,6 +107,7 @@ class ModelService:
                 tx.append_event(
                     NewEvent(tenant, EventType.MODEL_UPLOADED, dtmi, now, {"hash": digest})
                 )
+                tx.audit(AuditEntry(tenant, actor, "ModelUploaded", dtmi, now, {"sha256": digest}))
                 created.append(model)
         for model in created:
             reports.append(self._compatibility(tenant, model, result))
@@ -137,7 +141,9 @@ class ModelService:
         """Stored models ordered by DTMI."""
         return self._store.list_models(tenant, base_dtmi=base_dtmi, limit=limit, after=after)
 
-    def decommission(self, tenant: str, dtmi: str, decommissioned: bool = True) -> StoredModel:
+    def decommission(
+        self, tenant: str, dtmi: str, decommissioned: bool = True, *, actor: str = "system"
+    ) -> StoredModel:
         """Stop (or resume) new twins of this model; existing twins stay valid."""
         with self._store.transaction() as tx:
             model = tx.get(tenant, dtmi)
@@ -145,18 +151,13 @@ class ModelService:
                 raise NotFound(f"model {dtmi} does not exist")
             if model.decommissioned != decommissioned:
                 tx.set_decommissioned(tenant, dtmi, decommissioned)
-                tx.append_event(
-                    NewEvent(
-                        tenant,
-                        EventType.MODEL_DECOMMISSIONED,
-                        dtmi,
-                        self._clock(),
-                        {"decommissioned": decommissioned},
-                    )
-                )
+                now = self._clock()
+                change = {"decommissioned": decommissioned}
+                tx.append_event(NewEvent(tenant, EventType.MODEL_DECOMMISSIONED, dtmi, now, change))
+                tx.audit(AuditEntry(tenant, actor, "ModelDecommissioned", dtmi, now, change))
         return self.get(tenant, dtmi)
 
-    def delete(self, tenant: str, dtmi: str) -> None:
+    def delete(self, tenant: str, dtmi: str, *, actor: str = "system") -> None:
         """Delete a model no twin uses and no other model extends."""
         with self._store.transaction() as tx:
             if tx.get(tenant, dtmi) is None:
@@ -170,7 +171,9 @@ class ModelService:
                     f"model {dtmi} is extended by {', '.join(dependents[:5])}; delete those first"
                 )
             tx.delete(tenant, dtmi)
-            tx.append_event(NewEvent(tenant, EventType.MODEL_DELETED, dtmi, self._clock(), {}))
+            now = self._clock()
+            tx.append_event(NewEvent(tenant, EventType.MODEL_DELETED, dtmi, now, {}))
+            tx.audit(AuditEntry(tenant, actor, "ModelDeleted", dtmi, now, {}))
         with self._lock:
             self._resolved.pop((tenant, dtmi), None)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from twinops.models.entities import StoredModel
+from twinops.security.entities import AuditEntry
 from twinops.twins.entities import NewEvent
 
 
@@ -40,6 +41,10 @@ class ModelWriter(ABC):
     @abstractmethod
     def append_event(self, event: NewEvent) -> None:
         """Append an event in this transaction."""
+
+    @abstractmethod
+    def audit(self, entry: AuditEntry) -> None:
+        """Append to the tenant's audit chain in this transaction."""
 
 
 class ModelStore(ABC):

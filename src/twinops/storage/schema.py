@@ -106,12 +106,62 @@ events = Table(
     Index("ix_events_subject", "tenant", "subject", "seq"),
 )
 
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", String(256), nullable=False, comment="argon2id; never the key"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_api_keys_tenant", "tenant", "key_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(128), nullable=False),
+    Column("target", String(DTMI), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("details", JsonDocument, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# The newest record of each tenant's chain: appends lock it, and truncation shows against it.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 __all__ = [
+    "api_keys",
+    "audit_heads",
+    "audit_log",
     "events",
     "external_ids",
     "metadata",
     "model_ancestors",
     "models",
     "relationships",
+    "tenants",
     "twins",
 ]

@@ -10,6 +10,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from twinops.models.entities import StoredModel
 from twinops.models.store import ModelStore, ModelWriter
+from twinops.security.entities import AuditEntry
+from twinops.storage.audit import append_audit
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
 from twinops.storage.schema import model_ancestors, models, twins
@@ -97,6 +99,9 @@ class _SqlModelWriter(ModelWriter):
 
     def append_event(self, event: NewEvent) -> None:
         append_events(self._conn, [event])
+
+    def audit(self, entry: AuditEntry) -> None:
+        append_audit(self._conn, entry)
 
 
 class SqlModelStore(ModelStore):

@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from twinops.errors import Conflict
+from twinops.security.entities import AuditEntry
+from twinops.storage.audit import append_audit
 from twinops.storage.cursor import decode_cursor, encode_cursor
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
@@ -233,6 +235,9 @@ class _SqlTwinWriter(TwinWriter):
 
     def append_event(self, event: NewEvent) -> None:
         append_events(self._conn, [event])
+
+    def audit(self, entry: AuditEntry) -> None:
+        append_audit(self._conn, entry)
 
     def append_events(self, new_events: list[NewEvent]) -> None:
         for start in range(0, len(new_events), _CHUNK):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from twinops.errors import (
 )
 from twinops.models.dtdl import Relationship as RelationshipDefinition
 from twinops.models.service import ModelService, ResolvedModel
+from twinops.security.entities import AuditEntry
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.entities import EventType, ExternalId, NewEvent, Relationship, Twin
 from twinops.twins.store import Page, TwinStore, TwinWriter
@@ -86,6 +88,7 @@ class TwinService:
         *,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        actor: str = "system",
     ) -> tuple[Twin, bool]:
         """Create or replace a twin; answers the twin and whether it was created."""
         model_id, contents = self._parse_body(twin_id, body)
@@ -107,6 +110,7 @@ class TwinService:
                 tx.append_event(
                     NewEvent(tenant, EventType.TWIN_CREATED, twin_id, now, _event_body(twin))
                 )
+                tx.audit(_entry(tenant, actor, "TwinCreated", twin_id, now, model=model_id))
                 return twin, True
             if if_none_match is not None and if_none_match.strip() == "*":
                 raise PreconditionFailed(f"twin {twin_id} already exists (If-None-Match: *)")
@@ -124,10 +128,17 @@ class TwinService:
             tx.append_event(
                 NewEvent(tenant, EventType.TWIN_REPLACED, twin_id, now, _event_body(twin))
             )
+            tx.audit(_entry(tenant, actor, "TwinReplaced", twin_id, now, model=model_id))
             return twin, False
 
     def patch(
-        self, tenant: str, twin_id: str, operations: Any, *, if_match: str | None = None
+        self,
+        tenant: str,
+        twin_id: str,
+        operations: Any,
+        *,
+        if_match: str | None = None,
+        actor: str = "system",
     ) -> Twin:
         """Apply an RFC 6902 JSON Patch to a twin's properties (and ``/$metadata/$model``)."""
         ops = _check_patch(operations)
@@ -162,9 +173,13 @@ class TwinService:
                     tenant, EventType.TWIN_UPDATED, twin_id, now, {"patch": ops, "etag": twin.etag}
                 )
             )
+            paths = sorted({str(op["path"]) for op in ops})[:50]
+            tx.audit(_entry(tenant, actor, "TwinUpdated", twin_id, now, paths=paths))
             return twin
 
-    def delete(self, tenant: str, twin_id: str, *, if_match: str | None = None) -> None:
+    def delete(
+        self, tenant: str, twin_id: str, *, if_match: str | None = None, actor: str = "system"
+    ) -> None:
         """Delete a twin that has no relationships left."""
         with self._store.transaction() as tx:
             current = tx.get_twin(tenant, twin_id, lock=True)
@@ -178,7 +193,9 @@ class TwinService:
                     f"twin {twin_id} still has {linked} relationship(s); delete them first"
                 )
             tx.delete_twin(tenant, twin_id)
-            tx.append_event(NewEvent(tenant, EventType.TWIN_DELETED, twin_id, self._clock(), {}))
+            now = self._clock()
+            tx.append_event(NewEvent(tenant, EventType.TWIN_DELETED, twin_id, now, {}))
+            tx.audit(_entry(tenant, actor, "TwinDeleted", twin_id, now, model=current.model))
 
     # -- relationships -------------------------------------------------------------------
 
@@ -191,6 +208,7 @@ class TwinService:
         *,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        actor: str = "system",
     ) -> tuple[Relationship, bool]:
         """Create or replace a relationship, checked against the source twin's model."""
         if not isinstance(body, dict):
@@ -253,6 +271,9 @@ class TwinService:
                 else EventType.RELATIONSHIP_REPLACED
             )
             tx.append_event(NewEvent(tenant, kind, source_id, now, _relationship_event(rel)))
+            tx.audit(
+                _entry(tenant, actor, str(kind), f"{source_id}/{rel_id}", now, to=rel.target_id)
+            )
             return rel, current is None
 
     def get_relationship(self, tenant: str, source_id: str, rel_id: str) -> Relationship:
@@ -285,7 +306,13 @@ class TwinService:
         return self._store.list_incoming(tenant, target_id, limit=limit, after=after)
 
     def delete_relationship(
-        self, tenant: str, source_id: str, rel_id: str, *, if_match: str | None = None
+        self,
+        tenant: str,
+        source_id: str,
+        rel_id: str,
+        *,
+        if_match: str | None = None,
+        actor: str = "system",
     ) -> None:
         """Delete a relationship."""
         with self._store.transaction() as tx:
@@ -295,20 +322,29 @@ class TwinService:
             if not etag_matches(if_match, current.etag):
                 raise PreconditionFailed(f"relationship {rel_id} has changed: ETag {current.etag}")
             tx.delete_relationship(tenant, source_id, rel_id)
+            now = self._clock()
             tx.append_event(
                 NewEvent(
                     tenant,
                     EventType.RELATIONSHIP_DELETED,
                     source_id,
-                    self._clock(),
+                    now,
                     {"relationshipId": rel_id, "name": current.name, "target": current.target_id},
                 )
             )
+            target = f"{source_id}/{rel_id}"
+            tx.audit(_entry(tenant, actor, "RelationshipDeleted", target, now))
 
     # -- external ids --------------------------------------------------------------------
 
     def map_external_id(
-        self, tenant: str, source_system: str, source_id: str, twin_id: str
+        self,
+        tenant: str,
+        source_system: str,
+        source_id: str,
+        twin_id: str,
+        *,
+        actor: str = "system",
     ) -> ExternalId:
         """Map a source system's id (historian tag, device id) onto an existing twin."""
         violations = [
@@ -332,22 +368,38 @@ class TwinService:
                     {"sourceSystem": source_system, "sourceId": source_id},
                 )
             )
+            tx.audit(
+                _entry(
+                    tenant,
+                    actor,
+                    "ExternalIdMapped",
+                    f"{source_system}/{source_id}",
+                    now,
+                    twin=twin_id,
+                )
+            )
         return mapping
 
-    def unmap_external_id(self, tenant: str, source_system: str, source_id: str) -> None:
+    def unmap_external_id(
+        self, tenant: str, source_system: str, source_id: str, *, actor: str = "system"
+    ) -> None:
         """Remove a mapping, or NotFound."""
         with self._store.transaction() as tx:
             twin_id = self._store.resolve_external_id(tenant, source_system, source_id)
             if twin_id is None or not tx.delete_external_id(tenant, source_system, source_id):
                 raise NotFound(f"no twin is mapped to {source_system}/{source_id}")
+            now = self._clock()
             tx.append_event(
                 NewEvent(
                     tenant,
                     EventType.EXTERNAL_ID_UNMAPPED,
                     twin_id,
-                    self._clock(),
+                    now,
                     {"sourceSystem": source_system, "sourceId": source_id},
                 )
+            )
+            tx.audit(
+                _entry(tenant, actor, "ExternalIdUnmapped", f"{source_system}/{source_id}", now)
             )
 
     def resolve_external_id(self, tenant: str, source_system: str, source_id: str) -> str:
@@ -385,6 +437,8 @@ class TwinService:
         tenant: str,
         twin_bodies: Sequence[Mapping[str, Any]],
         relationship_bodies: Sequence[Mapping[str, Any]] = (),
+        *,
+        actor: str = "system",
     ) -> GraphImport:
         """Create many new twins and relationships in one transaction, all checked first."""
         now = self._clock()
@@ -432,6 +486,24 @@ class TwinService:
                     )
                     for r in rels
                 ]
+            )
+            # One command, one audit record: the digest pins exactly which ids it created.
+            digest = hashlib.sha256(
+                "\n".join(
+                    [*sorted(by_id), *sorted(f"{r.source_id}/{r.relationship_id}" for r in rels)]
+                ).encode()
+            ).hexdigest()
+            tx.audit(
+                _entry(
+                    tenant,
+                    actor,
+                    "GraphImported",
+                    f"{len(new_twins)} twins",
+                    now,
+                    twins=len(new_twins),
+                    relationships=len(rels),
+                    sha256=digest,
+                )
             )
         return GraphImport(len(new_twins), len(rels))
 
@@ -575,6 +647,12 @@ class TwinService:
                 f" twin {target.twin_id} is a {target.model}",
                 target.twin_id,
             )
+
+
+def _entry(
+    tenant: str, actor: str, action: str, target: str, now: int, **details: Any
+) -> AuditEntry:
+    return AuditEntry(tenant, actor, action, target, now, details)
 
 
 def _raise_if(violations: Sequence[Violation]) -> None:

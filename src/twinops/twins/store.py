@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from twinops.security.entities import AuditEntry
 from twinops.twins.entities import Event, ExternalId, NewEvent, Relationship, Twin
 
 T = TypeVar("T")
@@ -86,6 +87,10 @@ class TwinWriter(ABC):
     @abstractmethod
     def append_event(self, event: NewEvent) -> None:
         """Append an event in this transaction."""
+
+    @abstractmethod
+    def audit(self, entry: AuditEntry) -> None:
+        """Append to the tenant's audit chain in this transaction."""
 
     @abstractmethod
     def append_events(self, events: list[NewEvent]) -> None:

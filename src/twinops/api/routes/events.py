@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from twinops.api.deps import PlatformDep, TenantDep
+from twinops.api.deps import PlatformDep, Viewer
 from twinops.api.routes.common import Limit
 from twinops.timeutil import format_rfc3339
 from twinops.twins.entities import Event
@@ -28,12 +28,14 @@ def event_to_json(event: Event) -> dict[str, Any]:
 @router.get("/events", operation_id="events-list")
 def list_events(
     platform: PlatformDep,
-    tenant: TenantDep,
+    caller: Viewer,
     after: Annotated[int, Query(ge=0, le=2**62, description="last `seq` already seen")] = 0,
     subject: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Limit = 100,
 ) -> Any:
     """Events after ``after`` in order; ``next`` is the ``after`` of the following page."""
-    items = platform.events.list_events(tenant, after_seq=after, subject=subject, limit=limit)
+    items = platform.events.list_events(
+        caller.tenant, after_seq=after, subject=subject, limit=limit
+    )
     next_after = str(items[-1].seq) if len(items) == limit else None
     return {"data": [event_to_json(e) for e in items], "next": next_after}

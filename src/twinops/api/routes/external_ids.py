@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from twinops.api.deps import PlatformDep, TenantDep
+from twinops.api.deps import Modeler, PlatformDep, Viewer
 from twinops.timeutil import format_rfc3339
 from twinops.twins.entities import ExternalId
 
@@ -33,26 +33,26 @@ def mapping_to_json(mapping: ExternalId) -> dict[str, Any]:
 @router.put("/externalids/{source_system}/{source_id}", operation_id="externalids-put")
 def put_mapping(
     platform: PlatformDep,
-    tenant: TenantDep,
+    caller: Modeler,
     source_system: str,
     source_id: str,
     body: ExternalIdMapping,
 ) -> Any:
     """Map ``source_system``/``source_id`` onto a twin (replacing an earlier mapping)."""
     return mapping_to_json(
-        platform.twins.map_external_id(tenant, source_system, source_id, body.twin)
+        platform.twins.map_external_id(
+            caller.tenant, source_system, source_id, body.twin, actor=caller.actor
+        )
     )
 
 
 @router.get("/externalids/{source_system}/{source_id}", operation_id="externalids-get")
-def get_mapping(
-    platform: PlatformDep, tenant: TenantDep, source_system: str, source_id: str
-) -> Any:
+def get_mapping(platform: PlatformDep, caller: Viewer, source_system: str, source_id: str) -> Any:
     """The twin a source system's id maps to."""
     return {
         "sourceSystem": source_system,
         "sourceId": source_id,
-        "twin": platform.twins.resolve_external_id(tenant, source_system, source_id),
+        "twin": platform.twins.resolve_external_id(caller.tenant, source_system, source_id),
     }
 
 
@@ -60,14 +60,18 @@ def get_mapping(
     "/externalids/{source_system}/{source_id}", status_code=204, operation_id="externalids-delete"
 )
 def delete_mapping(
-    platform: PlatformDep, tenant: TenantDep, source_system: str, source_id: str
+    platform: PlatformDep, caller: Modeler, source_system: str, source_id: str
 ) -> Response:
     """Remove a mapping."""
-    platform.twins.unmap_external_id(tenant, source_system, source_id)
+    platform.twins.unmap_external_id(caller.tenant, source_system, source_id, actor=caller.actor)
     return Response(status_code=204)
 
 
 @router.get("/twins/{twin_id}/externalids", operation_id="externalids-list")
-def list_mappings(platform: PlatformDep, tenant: TenantDep, twin_id: str) -> Any:
+def list_mappings(platform: PlatformDep, caller: Viewer, twin_id: str) -> Any:
     """Every source-system id mapped onto a twin."""
-    return {"data": [mapping_to_json(m) for m in platform.twins.list_external_ids(tenant, twin_id)]}
+    return {
+        "data": [
+            mapping_to_json(m) for m in platform.twins.list_external_ids(caller.tenant, twin_id)
+        ]
+    }

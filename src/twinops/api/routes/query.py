@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from twinops.api.deps import PlatformDep, TenantDep
+from twinops.api.deps import PlatformDep, Viewer
 from twinops.api.routes.common import json_response
 
 router = APIRouter(prefix="/v1", tags=["query"])
@@ -22,11 +22,11 @@ class QueryRequest(BaseModel):
 
 
 @router.post("/query", operation_id="query-run")
-def run_query(platform: PlatformDep, tenant: TenantDep, body: QueryRequest) -> Any:
+def run_query(platform: PlatformDep, caller: Viewer, body: QueryRequest) -> Any:
     """Run a query; answers ``{"value": [...], "continuationToken": ... or null}``."""
     settings = platform.settings
     page = platform.twins.query(
-        tenant,
+        caller.tenant,
         body.query,
         page_size=body.pageSize or settings.query_page_size,
         continuation=body.continuationToken,

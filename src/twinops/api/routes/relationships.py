@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
-from twinops.api.deps import PlatformDep, TenantDep
+from twinops.api.deps import Modeler, PlatformDep, Viewer
 from twinops.api.routes.common import Cursor, Limit, page_body
 from twinops.api.routes.twins import IfMatch, IfNoneMatch
 from twinops.twins.representation import relationship_to_json
@@ -25,21 +25,23 @@ RelationshipBody = Annotated[
 @router.get("", operation_id="relationships-list")
 def list_relationships(
     platform: PlatformDep,
-    tenant: TenantDep,
+    caller: Viewer,
     twin_id: str,
     limit: Limit = 100,
     cursor: Cursor = None,
     name: str | None = None,
 ) -> Any:
     """Outgoing relationships of a twin, optionally of one name."""
-    page = platform.twins.list_relationships(tenant, twin_id, name=name, limit=limit, after=cursor)
+    page = platform.twins.list_relationships(
+        caller.tenant, twin_id, name=name, limit=limit, after=cursor
+    )
     return page_body(page.items, page.next, relationship_to_json)
 
 
 @router.put("/{relationship_id}", operation_id="relationships-put")
 def put_relationship(
     platform: PlatformDep,
-    tenant: TenantDep,
+    caller: Modeler,
     twin_id: str,
     relationship_id: str,
     body: RelationshipBody,
@@ -49,7 +51,13 @@ def put_relationship(
 ) -> Any:
     """Create or replace a relationship, checked against the source twin's model."""
     rel, created = platform.twins.put_relationship(
-        tenant, twin_id, relationship_id, body, if_match=if_match, if_none_match=if_none_match
+        caller.tenant,
+        twin_id,
+        relationship_id,
+        body,
+        if_match=if_match,
+        if_none_match=if_none_match,
+        actor=caller.actor,
     )
     response.status_code = 201 if created else 200
     response.headers["ETag"] = rel.etag
@@ -58,10 +66,10 @@ def put_relationship(
 
 @router.get("/{relationship_id}", operation_id="relationships-get")
 def get_relationship(
-    platform: PlatformDep, tenant: TenantDep, twin_id: str, relationship_id: str, response: Response
+    platform: PlatformDep, caller: Viewer, twin_id: str, relationship_id: str, response: Response
 ) -> Any:
     """One relationship, with its ETag."""
-    rel = platform.twins.get_relationship(tenant, twin_id, relationship_id)
+    rel = platform.twins.get_relationship(caller.tenant, twin_id, relationship_id)
     response.headers["ETag"] = rel.etag
     return relationship_to_json(rel)
 
@@ -69,11 +77,13 @@ def get_relationship(
 @router.delete("/{relationship_id}", status_code=204, operation_id="relationships-delete")
 def delete_relationship(
     platform: PlatformDep,
-    tenant: TenantDep,
+    caller: Modeler,
     twin_id: str,
     relationship_id: str,
     if_match: IfMatch = None,
 ) -> Response:
     """Delete a relationship."""
-    platform.twins.delete_relationship(tenant, twin_id, relationship_id, if_match=if_match)
+    platform.twins.delete_relationship(
+        caller.tenant, twin_id, relationship_id, if_match=if_match, actor=caller.actor
+    )
     return Response(status_code=204)

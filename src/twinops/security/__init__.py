@@ -1,0 +1,1 @@
+"""Security: principals, API keys, tokens, roles, tenants and the audit log."""

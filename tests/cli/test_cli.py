@@ -48,3 +48,29 @@ def test_upload_then_twin_commands_on_local_data_dir(tmp_path: Path) -> None:
     assert json.loads(query.stdout) == [{"COUNT": 1}]
     missing = runner.invoke(app, ["twins", "get", "nope", *data])
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_keys_and_audit_commands_on_local_data_dir(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    created = runner.invoke(app, ["keys", "create", "--name", "ci", "--role", "viewer", *data])
+    assert created.exit_code == 0, created.output
+    key = json.loads(created.stdout)
+    assert key["key"].startswith("tok_") and key["role"] == "viewer"
+    listed = json.loads(runner.invoke(app, ["keys", "list", *data]).stdout)
+    assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0]
+    assert runner.invoke(app, ["keys", "revoke", key["id"], *data]).exit_code == 0
+    verified = runner.invoke(app, ["audit", "verify", *data])
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["intact"] is True
+
+
+def test_audit_verify_exits_one_naming_the_tampered_record(tmp_path: Path) -> None:
+    import sqlite3
+
+    data = ["--data-dir", str(tmp_path / "data")]
+    for name in ("a", "b", "c"):
+        runner.invoke(app, ["keys", "create", "--name", name, "--role", "viewer", *data])
+    with sqlite3.connect(tmp_path / "data" / "twinops.db") as conn:
+        conn.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+    result = runner.invoke(app, ["audit", "verify", *data])
+    assert result.exit_code == 1
+    assert "record 2" in result.stderr

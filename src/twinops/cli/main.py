@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twinops.cli import models, twins
+from twinops.cli import models, security, twins
 from twinops.cli.context import ConfigOption, DataDirOption, settings_for
 from twinops.config import env_name
 
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(twins.app, name="twins")
+app.add_typer(security.keys, name="keys")
+app.add_typer(security.audit, name="audit")
 app.command("query")(twins.query)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="bind address (127.0.0.1)")]

@@ -194,6 +194,41 @@ class Client:
         result: list[dict[str, Any]] = self._json("GET", "/v1/events", params=params)["data"]
         return result
 
+    # -- security -------------------------------------------------------------------------
+
+    def create_key(
+        self, name: str, role: str, *, tenant: str | None = None, expires_at: str | None = None
+    ) -> dict[str, Any]:
+        """Create an API key; the answer's ``key`` is shown only this once."""
+        body: dict[str, Any] = {
+            "name": name,
+            "role": role,
+            "tenant": tenant,
+            "expiresAt": expires_at,
+        }
+        result: dict[str, Any] = self._json("POST", "/v1/keys", json=body)
+        return result
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        """The tenant's keys (never their secrets)."""
+        result: list[dict[str, Any]] = self._json("GET", "/v1/keys")["data"]
+        return result
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke a key."""
+        self._json("DELETE", f"/v1/keys/{_seg(key_id)}")
+
+    def verify_audit(self) -> dict[str, Any]:
+        """Check the tenant's audit chain."""
+        result: dict[str, Any] = self._json("GET", "/v1/audit/verify")
+        return result
+
+    def audit(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """One page of the tenant's audit records."""
+        params = {"after": after, "limit": limit}
+        result: list[dict[str, Any]] = self._json("GET", "/v1/audit", params=params)["data"]
+        return result
+
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
         while True:

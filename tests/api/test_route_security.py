@@ -168,3 +168,15 @@ def test_oversize_body_is_413_before_any_work(tmp_path: Any) -> None:
     platform.close()
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_import_over_the_batch_limit_is_413(tmp_path: Any) -> None:
+    platform = Platform.open(Settings(data_dir=tmp_path, max_batch_items=10))
+    key = platform.security.first_admin_key()
+    body = {"twins": [pump(**{"$dtId": f"p{i}"}) for i in range(11)]}
+    with TestClient(create_app(platform), headers={"Authorization": f"Bearer {key}"}) as http:
+        response = http.post("/v1/import", json=body)
+        listed = http.get("/v1/twins").json()["data"]
+    platform.close()
+    assert response.status_code == 413 and "limit is 10" in response.json()["detail"]
+    assert listed == []

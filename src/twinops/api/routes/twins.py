@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header, Response
 
 from twinops.api.deps import Modeler, PlatformDep, Viewer
 from twinops.api.routes.common import Cursor, Limit, json_response, page_body
+from twinops.errors import PayloadTooLarge
 from twinops.twins.representation import relationship_to_json, twin_to_json
 
 router = APIRouter(prefix="/v1", tags=["twins"])
@@ -107,6 +108,12 @@ ImportBody = Annotated[
 @router.post("/import", status_code=201, operation_id="twins-import")
 def import_graph(platform: PlatformDep, caller: Modeler, body: ImportBody) -> Any:
     """Create many twins and relationships in one transaction (all are checked first)."""
+    size = len(body.get("twins", [])) + len(body.get("relationships", []))
+    if size > platform.settings.max_batch_items:
+        raise PayloadTooLarge(
+            f"{size} items in one import; the limit is {platform.settings.max_batch_items},"
+            " split it into several"
+        )
     result = platform.twins.import_graph(
         caller.tenant,
         body.get("twins", []),

@@ -114,7 +114,7 @@ def serve_and_read(server: b.Server, ids: list[str], seconds: int, workdir: Path
             rng = random.Random(9)
             deadline = time.monotonic() + seconds
             count = 0
-            with httpx.Client(base_url=server.url) as client:
+            with httpx.Client(base_url=server.url, headers=b.AUTH_HEADERS) as client:
                 while time.monotonic() < deadline:
                     client.get(f"/v1/twins/{ids[rng.randrange(len(ids))]}")
                     count += 1

@@ -81,7 +81,7 @@ def sequential_http(url: str, ids: list[str], count: int, seconds: float) -> dic
 
     rng = random.Random(12)
     statuses: dict[int, int] = {}
-    with httpx.Client(base_url=url, timeout=10) as client:
+    with httpx.Client(base_url=url, timeout=10, headers=b.AUTH_HEADERS) as client:
 
         def one() -> None:
             response = client.get(f"/v1/twins/{ids[rng.randrange(len(ids))]}")

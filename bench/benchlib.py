@@ -479,6 +479,12 @@ class Server:
                 self.process.wait()
 
 
+# Every twinops request authenticates; the benchmark's servers are seeded with this admin key
+# (sent to the bare baseline too, so both parse the same request).
+BENCH_KEY = "bench-admin-key-0123456789abcdef"
+AUTH_HEADERS = {"Authorization": f"Bearer {BENCH_KEY}"}
+
+
 def start_server(
     name: str, argv: list[str], port: int, ready_path: str, *, timeout: float = 120.0
 ) -> Server:
@@ -487,8 +493,9 @@ def start_server(
 
     log(f"starting {name}: {' '.join(argv)}")
     # Access logs go nowhere: the same for every server measured, and not the benchmark's output.
+    env = {**os.environ, "TWINOPS_ADMIN_KEY": BENCH_KEY}
     process = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=os.environ
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env
     )
     server = Server(process, port, name)
     deadline = time.monotonic() + timeout
@@ -544,7 +551,7 @@ local ids = {%s}
 local prefix = "%s"
 math.randomseed(%d)
 request = function()
-  return wrk.format("GET", prefix .. ids[math.random(#ids)])
+  return wrk.format("GET", prefix .. ids[math.random(#ids)], {["Authorization"] = "%s"})
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -580,7 +587,10 @@ def run_wrk(
 ) -> dict[str, Any]:
     """Run wrk against ``url`` with GET ``paths_prefix + id`` over random ``ids``."""
     script = workdir / f"wrk-{os.getpid()}-{time.monotonic_ns()}.lua"
-    script.write_text(_WRK_LUA % (",".join(json.dumps(i) for i in ids), paths_prefix, seed))
+    script.write_text(
+        _WRK_LUA
+        % (",".join(json.dumps(i) for i in ids), paths_prefix, seed, AUTH_HEADERS["Authorization"])
+    )
     argv = [
         "wrk",
         f"-t{threads}",

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from twinops import __version__
+from twinops.api.auth import Authenticate
 from twinops.api.limits import BodySizeLimit, RateLimiter
 from twinops.api.problems import install_problem_handlers
 from twinops.api.routes import (
@@ -39,11 +40,16 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         generate_unique_id_function=_operation_id,
     )
     app.state.platform = platform
-    app.state.local_principal = local_principal
     settings = platform.settings
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_problem_handlers(app)
+    # Added last, so it runs first: callers are authenticated before bodies are even counted.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Authenticate,
+        security=platform.security,
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        local_principal=local_principal,
+    )
     for router in (
         health.router,
         models.router,

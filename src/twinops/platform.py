@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from twinops.config import Settings
+from twinops.ingest.pipeline import IngestService
 from twinops.models.service import ModelService
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
+from twinops.state.store import StateStore
 from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
 from twinops.storage.sql_models import SqlModelStore
 from twinops.storage.sql_security import SqlSecurityStore
+from twinops.storage.sql_state import SqlStateStore
 from twinops.storage.sql_twins import SqlTwinStore
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.service import TwinService
@@ -31,6 +34,8 @@ class Platform:
     twins: TwinService
     events: EventStore
     security: SecurityService
+    state: StateStore
+    ingest: IngestService
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = system_clock) -> Platform:
@@ -48,7 +53,9 @@ class Platform:
         )
         if settings.admin_key:
             security.seed_admin_key(settings.admin_key)
-        return cls(settings, db, models, twins, SqlEventStore(db), security)
+        state = SqlStateStore(db)
+        ingest = IngestService(state, twins, models, clock)
+        return cls(settings, db, models, twins, SqlEventStore(db), security, state, ingest)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -17,6 +17,7 @@ from twinops.api.routes import (
     query,
     relationships,
     security,
+    telemetry,
     twins,
 )
 from twinops.platform import Platform
@@ -59,6 +60,7 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         query.router,
         events.router,
         security.router,
+        telemetry.router,
     ):
         app.include_router(router)
     return app

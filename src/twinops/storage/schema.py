@@ -11,11 +11,13 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -152,16 +154,94 @@ audit_heads = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# -- telemetry and state ---------------------------------------------------------------------
+
+# Every accepted point, keyed by event time: a second point for the same field and time is a
+# duplicate (same value) or a conflict (another value), never a silent overwrite.
+telemetry = Table(
+    "telemetry",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("twin_id", String(ID), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("event_time", BigInteger, primary_key=True, autoincrement=False),
+    Column("value_num", Float, nullable=True, comment="numeric values, for windows"),
+    Column("value_json", JsonDocument, nullable=True, comment="other values"),
+    Column("ingest_time", BigInteger, nullable=False),
+    Column("source", String(256), nullable=False),
+)
+
+# The latest *event* per field: only a newer event time replaces it.
+current_state = Table(
+    "current_state",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("twin_id", String(ID), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("event_time", BigInteger, nullable=False),
+    Column("value_num", Float, nullable=True),
+    Column("value_json", JsonDocument, nullable=True),
+    Column("ingest_time", BigInteger, nullable=False),
+    Column("source", String(256), nullable=False),
+)
+
+message_ids = Table(
+    "message_ids",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("message_id", String(256), primary_key=True),
+    Column("seen_at", BigInteger, nullable=False),
+    Index("ix_message_ids_seen", "tenant", "seen_at"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("twin_id", String(ID), nullable=True),
+    Column("name", String(512), nullable=True),
+    Column("field", String(256), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", JsonDocument, nullable=False),
+    Column("replayed_at", BigInteger, nullable=True),
+    Index("ix_quarantine_tenant", "tenant", "id"),
+)
+
+data_quality = Table(
+    "data_quality",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("twin_id", String(ID), primary_key=True),
+    Column("source", String(256), primary_key=True),
+    Column("accepted", BigInteger, nullable=False),
+    Column("duplicates", BigInteger, nullable=False),
+    Column("late", BigInteger, nullable=False),
+    Column("quarantined", BigInteger, nullable=False),
+    Column("last_event_time", BigInteger, nullable=True),
+    Column("last_ingest_time", BigInteger, nullable=True),
+)
+
 __all__ = [
     "api_keys",
     "audit_heads",
     "audit_log",
+    "current_state",
+    "data_quality",
     "events",
     "external_ids",
+    "message_ids",
     "metadata",
     "model_ancestors",
     "models",
+    "quarantine",
     "relationships",
+    "telemetry",
     "tenants",
     "twins",
 ]

@@ -67,6 +67,7 @@ class EventType(StrEnum):
     RELATIONSHIP_DELETED = "RelationshipDeleted"
     EXTERNAL_ID_MAPPED = "ExternalIdMapped"
     EXTERNAL_ID_UNMAPPED = "ExternalIdUnmapped"
+    TELEMETRY_APPLIED = "TelemetryApplied"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Ingest: telemetry sources and the pipeline that turns points into state."""

@@ -1,0 +1,251 @@
+"""The ingest pipeline: identity, model checks, units, dedup, event-time order, apply.
+
+decode → map identity (twin id or external id) → validate against the twin's model →
+convert to the model's unit → drop duplicates → order by event time → apply (history, current
+state, events). A point that fails any step goes to quarantine with the reason; nothing is
+dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from twinops.errors import InvalidInput, NotFound, Violation
+from twinops.ingest.units import convert
+from twinops.models.dtdl import Component, Property, Telemetry, validate_value
+from twinops.models.service import ModelService, ResolvedModel
+from twinops.state.entities import AcceptedPoint, ApplyResult, Rejected
+from twinops.state.store import StateStore
+from twinops.timeutil import Clock, parse_time, system_clock
+from twinops.twins.service import TwinService
+
+POINT_KEYS = {"twin", "externalId", "name", "value", "time", "unit", "id"}
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What a batch did: counts, and the first reasons points were quarantined."""
+
+    result: ApplyResult
+    errors: tuple[dict[str, Any], ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """The response body of an ingest call."""
+        return {**self.result.to_json(), "errors": list(self.errors)}
+
+
+class IngestService:
+    """Turns raw points from any source into history and current state."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        twins: TwinService,
+        models: ModelService,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._store = store
+        self._twins = twins
+        self._models = models
+        self._clock = clock
+
+    def now(self) -> int:
+        """The service clock's now (freshness is measured against it)."""
+        return self._clock()
+
+    def replay(self, tenant: str, ids: Sequence[int]) -> IngestReport:
+        """Re-run quarantined points through the pipeline; the ones that pass leave quarantine."""
+        wanted = set(ids)
+        entries = [
+            e
+            for e in self._store.quarantined(tenant, limit=100_000)
+            if e.id in wanted and "line" not in e.payload
+        ]
+        report = self.ingest(
+            tenant, [e.payload for e in entries], source="replay", keep_rejected=False
+        )
+        failed = {int(err["index"]) for err in report.errors if "index" in err}
+        passed = [e.id for i, e in enumerate(entries) if i not in failed]
+        self._store.mark_replayed(tenant, passed, self._clock())
+        return report
+
+    def ingest(
+        self,
+        tenant: str,
+        raw_points: Sequence[Any],
+        *,
+        source: str,
+        undecodable: Sequence[tuple[int, str, str]] = (),
+        keep_rejected: bool = True,
+    ) -> IngestReport:
+        """Validate, convert and apply a batch; rejected points are quarantined, never lost."""
+        checker = _BatchChecker(tenant, self._twins, self._models, source)
+        accepted: list[AcceptedPoint] = []
+        rejected: list[Rejected] = []
+        errors: list[dict[str, Any]] = []
+        bad_lines = {index: (text, reason) for index, text, reason in undecodable}
+        for index, raw in enumerate(raw_points):
+            if index in bad_lines:
+                text, reason = bad_lines[index]
+                rejected.append(Rejected(source, {"line": text}, "body", "json", reason))
+                errors.append({"index": index, "field": "body", "rule": "json", "message": reason})
+                continue
+            outcome = checker.check(raw)
+            if isinstance(outcome, AcceptedPoint):
+                accepted.append(outcome)
+                continue
+            rejected.append(outcome)
+            errors.append(
+                {
+                    "index": index,
+                    "field": outcome.field,
+                    "rule": outcome.rule,
+                    "message": outcome.reason,
+                }
+            )
+        accepted.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
+        # A replay leaves its failures where they already are, instead of quarantining twice.
+        kept = rejected if keep_rejected else []
+        result = self._store.apply(tenant, accepted, kept, self._clock())
+        for conflict in result.conflicts:
+            errors.append(
+                {"field": conflict.field, "rule": conflict.rule, "message": conflict.reason}
+            )
+        return IngestReport(result, tuple(errors[:50]))
+
+
+class _BatchChecker:
+    """Checks points one by one, caching twins and models for the batch."""
+
+    def __init__(self, tenant: str, twins: TwinService, models: ModelService, source: str) -> None:
+        self.tenant = tenant
+        self.twins = twins
+        self.models = models
+        self.source = source
+        self._model_of: dict[str, ResolvedModel | None] = {}
+        self._external: dict[tuple[str, str], str | None] = {}
+
+    def check(self, raw: Any) -> AcceptedPoint | Rejected:
+        """An accepted point in canonical units, or the reason it is rejected."""
+        if not isinstance(raw, Mapping):
+            return self._reject(raw, "body", "type", "a point is a JSON object")
+        unknown = sorted(set(raw) - POINT_KEYS)
+        if unknown:
+            return self._reject(raw, unknown[0], "unknownKey", f"points have no '{unknown[0]}' key")
+        twin_id = self._twin_id(raw)
+        if isinstance(twin_id, Rejected):
+            return twin_id
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            return self._reject(raw, "name", "required", "name the field", twin_id)
+        model = self._model(twin_id)
+        if model is None:
+            return self._reject(
+                raw, "twin", "twinExists", f"twin {twin_id} does not exist", twin_id
+            )
+        content = _field(model, name)
+        if content is None:
+            return self._reject(
+                raw,
+                "name",
+                "fieldDefined",
+                f"{model.dtmi} has no telemetry or property '{name}'",
+                twin_id,
+                name,
+            )
+        try:
+            event_time = parse_time(raw.get("time"), "time")
+        except InvalidInput as exc:
+            return self._violation(raw, exc.violations[0], twin_id, name)
+        value = raw.get("value")
+        unit = raw.get("unit")
+        if unit is not None and not isinstance(unit, str):
+            return self._reject(
+                raw, "unit", "type", "unit is a string such as 'psi'", twin_id, name
+            )
+        if unit is not None or content.unit is not None:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                try:
+                    value = convert(float(value), unit, content.unit)
+                except InvalidInput as exc:
+                    return self._violation(raw, exc.violations[0], twin_id, name)
+            elif unit is not None:
+                return self._reject(
+                    raw, "unit", "unitOnNumber", "only numbers carry units", twin_id, name
+                )
+        violations = validate_value(content.schema, value, "/value")
+        if violations:
+            return self._violation(raw, violations[0], twin_id, name)
+        message_id = raw.get("id")
+        if message_id is not None and (
+            not isinstance(message_id, str) or not 0 < len(message_id) <= 256
+        ):
+            return self._reject(
+                raw, "id", "type", "a message id is a string of 1-256 characters", twin_id, name
+            )
+        return AcceptedPoint(twin_id, name, event_time, value, self.source, message_id)
+
+    def _twin_id(self, raw: Mapping[str, Any]) -> str | Rejected:
+        twin = raw.get("twin")
+        if isinstance(twin, str) and twin:
+            return twin
+        external = raw.get("externalId")
+        if (
+            isinstance(external, Mapping)
+            and isinstance(external.get("system"), str)
+            and isinstance(external.get("id"), str)
+        ):
+            key = (external["system"], external["id"])
+            if key not in self._external:
+                try:
+                    self._external[key] = self.twins.resolve_external_id(self.tenant, *key)
+                except NotFound:
+                    self._external[key] = None
+            mapped = self._external[key]
+            if mapped is None:
+                return self._reject(
+                    raw, "externalId", "externalIdMapped", f"no twin is mapped to {key[0]}/{key[1]}"
+                )
+            return mapped
+        return self._reject(
+            raw, "twin", "required", "give 'twin' (an id) or 'externalId' {system, id}"
+        )
+
+    def _model(self, twin_id: str) -> ResolvedModel | None:
+        if twin_id not in self._model_of:
+            try:
+                twin = self.twins.get(self.tenant, twin_id)
+                self._model_of[twin_id] = self.models.resolve(self.tenant, twin.model)
+            except (NotFound, InvalidInput):
+                self._model_of[twin_id] = None
+        return self._model_of[twin_id]
+
+    def _reject(
+        self,
+        raw: Any,
+        field_name: str,
+        rule: str,
+        reason: str,
+        twin_id: str | None = None,
+        name: str | None = None,
+    ) -> Rejected:
+        payload = dict(raw) if isinstance(raw, Mapping) else {"value": raw}
+        return Rejected(self.source, payload, field_name, rule, reason, twin_id, name)
+
+    def _violation(
+        self, raw: Any, violation: Violation, twin_id: str | None, name: str | None
+    ) -> Rejected:
+        return self._reject(raw, violation.field, violation.rule, violation.message, twin_id, name)
+
+
+def _field(model: ResolvedModel, name: str) -> Telemetry | Property | None:
+    """The telemetry or property a point name addresses (``component.field`` for components)."""
+    head, _, rest = name.partition(".")
+    content = model.contents.get(head)
+    if rest:
+        if isinstance(content, Component) and head in model.components:
+            return _field(model.components[head], rest)
+        return None
+    return content if isinstance(content, Telemetry | Property) else None

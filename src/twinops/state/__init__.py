@@ -1,0 +1,1 @@
+"""State: current values, full history, as-of (time-travel) and window queries."""

@@ -1,0 +1,517 @@
+"""The state store on SQL (both dialects)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
+
+from twinops.state.entities import (
+    AcceptedPoint,
+    ApplyResult,
+    FieldValue,
+    Quality,
+    QuarantineEntry,
+    Rejected,
+    Sample,
+    Window,
+)
+from twinops.state.store import StateStore
+from twinops.storage.database import Database
+from twinops.storage.events import append_events
+from twinops.storage.schema import (
+    current_state,
+    data_quality,
+    message_ids,
+    quarantine,
+    telemetry,
+)
+from twinops.storage.upsert import insert_ignoring_conflicts, upsert
+from twinops.twins.entities import EventType, NewEvent
+from twinops.twins.store import Page
+
+_CHUNK = 400
+
+
+def _split(value: Any) -> tuple[float | None, Any]:
+    """A value as (value_num, value_json): numbers go where windows can aggregate them."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value), None
+    return None, value
+
+
+def _joined(value_num: float | None, value_json: Any) -> Any:
+    if value_num is None:
+        return value_json
+    return int(value_num) if value_num.is_integer() and abs(value_num) < 2**53 else value_num
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SqlStateStore(StateStore):
+    """History, current state, message ids, quarantine and data quality in their tables."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def apply(
+        self,
+        tenant: str,
+        points: Sequence[AcceptedPoint],
+        rejected: Sequence[Rejected],
+        ingest_time: int,
+    ) -> ApplyResult:
+        with self._db.write() as conn:
+            fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
+            new, duplicates, conflicts = self._classify(conn, tenant, fresh)
+            rejected = [*rejected, *conflicts]
+            insert_ignoring_conflicts(
+                conn,
+                telemetry,
+                [
+                    dict(
+                        tenant=tenant,
+                        twin_id=p.twin_id,
+                        name=p.name,
+                        event_time=p.event_time,
+                        value_num=_split(p.value)[0],
+                        value_json=_split(p.value)[1],
+                        ingest_time=ingest_time,
+                        source=p.source,
+                    )
+                    for p in new
+                ],
+            )
+            late = self._apply_current(conn, tenant, new, ingest_time)
+            self._quarantine(conn, tenant, rejected, ingest_time)
+            self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
+        return ApplyResult(
+            accepted=len(new),
+            duplicates=len(repeated) + len(duplicates),
+            late=sum(late.values()),
+            quarantined=len(rejected),
+            conflicts=tuple(conflicts),
+        )
+
+    def _drop_seen_message_ids(
+        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
+    ) -> tuple[list[AcceptedPoint], list[AcceptedPoint]]:
+        ids = sorted({p.message_id for p in points if p.message_id})
+        seen: set[str] = set()
+        for chunk in _chunks(ids):
+            stmt = select(message_ids.c.message_id).where(
+                message_ids.c.tenant == tenant, message_ids.c.message_id.in_(chunk)
+            )
+            seen.update(conn.execute(stmt).scalars())
+        insert_ignoring_conflicts(
+            conn,
+            message_ids,
+            [dict(tenant=tenant, message_id=i, seen_at=now) for i in ids if i not in seen],
+        )
+        fresh: list[AcceptedPoint] = []
+        repeated: list[AcceptedPoint] = []
+        for p in points:
+            if p.message_id and p.message_id in seen:
+                repeated.append(p)
+                continue
+            if p.message_id:
+                seen.add(p.message_id)  # a later point of this batch with the id is a repeat
+            fresh.append(p)
+        return fresh, repeated
+
+    def _classify(
+        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint]
+    ) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[Rejected]]:
+        """Split points into new ones, duplicates of stored ones, and conflicting ones."""
+        stored: dict[tuple[str, str, int], Any] = {}
+        by_field: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for p in points:
+            by_field[p.twin_id, p.name].append(p.event_time)
+        for (twin_id, name), times in by_field.items():
+            stmt = select(
+                telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json
+            ).where(
+                telemetry.c.tenant == tenant,
+                telemetry.c.twin_id == twin_id,
+                telemetry.c.name == name,
+                telemetry.c.event_time >= min(times),
+                telemetry.c.event_time <= max(times),
+            )
+            for row in conn.execute(stmt):
+                stored[twin_id, name, row.event_time] = _joined(row.value_num, row.value_json)
+        new: list[AcceptedPoint] = []
+        duplicates: list[AcceptedPoint] = []
+        conflicts: list[Rejected] = []
+        for p in points:
+            key = (p.twin_id, p.name, p.event_time)
+            if key not in stored:
+                stored[key] = p.value
+                new.append(p)
+            elif _same(stored[key], p.value):
+                duplicates.append(p)
+            else:
+                conflicts.append(
+                    Rejected(
+                        p.source,
+                        {"twin": p.twin_id, "name": p.name, "time": p.event_time, "value": p.value},
+                        "value",
+                        "conflictingValue",
+                        f"{p.twin_id}.{p.name} already has the value {stored[key]!r} at this event"
+                        " time; a point is immutable once stored",
+                        p.twin_id,
+                        p.name,
+                    )
+                )
+        return new, duplicates, conflicts
+
+    def _apply_current(
+        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
+    ) -> dict[tuple[str, str], int]:
+        """Move current state forward to the newest event per field; count the late points."""
+        newest: dict[tuple[str, str], AcceptedPoint] = {}
+        for p in points:
+            known = newest.get((p.twin_id, p.name))
+            if known is None or p.event_time > known.event_time:
+                newest[p.twin_id, p.name] = p
+        stored: dict[tuple[str, str], int] = {}
+        keys = list(newest)
+        for chunk in _chunks(keys):
+            stmt = select(
+                current_state.c.twin_id, current_state.c.name, current_state.c.event_time
+            ).where(
+                current_state.c.tenant == tenant,
+                tuple_(current_state.c.twin_id, current_state.c.name).in_(chunk),
+            )
+            stored.update({(r.twin_id, r.name): r.event_time for r in conn.execute(stmt)})
+        late: dict[tuple[str, str], int] = defaultdict(int)
+        for p in points:
+            # Late: an event older than what the field already shows (stored or in this batch).
+            shown = max(stored.get((p.twin_id, p.name), -1), -1)
+            if p.event_time < shown:
+                late[p.twin_id, p.name] += 1
+        changed = [p for key, p in newest.items() if p.event_time > stored.get(key, -1)]
+        upsert(
+            conn,
+            current_state,
+            [
+                dict(
+                    tenant=tenant,
+                    twin_id=p.twin_id,
+                    name=p.name,
+                    event_time=p.event_time,
+                    value_num=_split(p.value)[0],
+                    value_json=_split(p.value)[1],
+                    ingest_time=now,
+                    source=p.source,
+                )
+                for p in changed
+            ],
+            ["tenant", "twin_id", "name"],
+            where_newer="event_time",
+        )
+        by_twin: dict[str, dict[str, Any]] = defaultdict(dict)
+        for p in changed:
+            by_twin[p.twin_id][p.name] = {"value": p.value, "time": p.event_time}
+        append_events(
+            conn,
+            [
+                NewEvent(tenant, EventType.TELEMETRY_APPLIED, twin_id, now, {"fields": fields})
+                for twin_id, fields in sorted(by_twin.items())
+            ],
+        )
+        return {k: v for k, v in late.items() if v}
+
+    def _quarantine(
+        self, conn: Connection, tenant: str, rejected: Sequence[Rejected], now: int
+    ) -> None:
+        if rejected:
+            conn.execute(
+                insert(quarantine),
+                [
+                    dict(
+                        tenant=tenant,
+                        source=r.source,
+                        received_at=now,
+                        twin_id=r.twin_id,
+                        name=r.name,
+                        field=r.field,
+                        rule=r.rule,
+                        reason=r.reason,
+                        payload=dict(r.payload),
+                        replayed_at=None,
+                    )
+                    for r in rejected
+                ],
+            )
+
+    def _count(
+        self,
+        conn: Connection,
+        tenant: str,
+        accepted: Sequence[AcceptedPoint],
+        duplicates: Sequence[AcceptedPoint],
+        late: dict[tuple[str, str], int],
+        rejected: Sequence[Rejected],
+        now: int,
+    ) -> None:
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, -1])
+        for p in accepted:
+            row = counts[p.twin_id, p.source]
+            row[0] += 1
+            row[4] = max(row[4], p.event_time)
+        for p in duplicates:
+            counts[p.twin_id, p.source][1] += 1
+        sources = {(p.twin_id, p.name): p.source for p in accepted}
+        for (twin_id, name), n in late.items():
+            counts[twin_id, sources.get((twin_id, name), "unknown")][2] += n
+        for r in rejected:
+            counts[r.twin_id or "", r.source][3] += 1
+        for (twin_id, source), (acc, dup, lat, quar, last) in counts.items():
+            key = (
+                data_quality.c.tenant == tenant,
+                data_quality.c.twin_id == twin_id,
+                data_quality.c.source == source,
+            )
+            found = conn.execute(select(data_quality.c.last_event_time).where(*key)).first()
+            last_event = last if last >= 0 else None
+            if found is None:
+                conn.execute(
+                    insert(data_quality).values(
+                        tenant=tenant,
+                        twin_id=twin_id,
+                        source=source,
+                        accepted=acc,
+                        duplicates=dup,
+                        late=lat,
+                        quarantined=quar,
+                        last_event_time=last_event,
+                        last_ingest_time=now,
+                    )
+                )
+                continue
+            known = [t for t in (found.last_event_time, last_event) if t is not None]
+            conn.execute(
+                update(data_quality)
+                .where(*key)
+                .values(
+                    accepted=data_quality.c.accepted + acc,
+                    duplicates=data_quality.c.duplicates + dup,
+                    late=data_quality.c.late + lat,
+                    quarantined=data_quality.c.quarantined + quar,
+                    last_event_time=max(known) if known else None,
+                    last_ingest_time=now,
+                )
+            )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def current(self, tenant: str, twin_id: str) -> dict[str, FieldValue]:
+        stmt = select(current_state).where(
+            current_state.c.tenant == tenant, current_state.c.twin_id == twin_id
+        )
+        with self._db.read() as conn:
+            return {row.name: _field(row) for row in conn.execute(stmt)}
+
+    def as_of(
+        self, tenant: str, twin_ids: Sequence[str], at: int
+    ) -> dict[str, dict[str, FieldValue]]:
+        result: dict[str, dict[str, FieldValue]] = {t: {} for t in twin_ids}
+        with self._db.read() as conn:
+            for chunk in _chunks(list(twin_ids)):
+                latest = (
+                    select(
+                        telemetry.c.twin_id,
+                        telemetry.c.name,
+                        func.max(telemetry.c.event_time).label("event_time"),
+                    )
+                    .where(
+                        telemetry.c.tenant == tenant,
+                        telemetry.c.twin_id.in_(chunk),
+                        telemetry.c.event_time <= at,
+                    )
+                    .group_by(telemetry.c.twin_id, telemetry.c.name)
+                    .subquery()
+                )
+                stmt = select(telemetry).join(
+                    latest,
+                    and_(
+                        telemetry.c.tenant == tenant,
+                        telemetry.c.twin_id == latest.c.twin_id,
+                        telemetry.c.name == latest.c.name,
+                        telemetry.c.event_time == latest.c.event_time,
+                    ),
+                )
+                for row in conn.execute(stmt):
+                    result[row.twin_id][row.name] = _field(row)
+        return result
+
+    def history(
+        self,
+        tenant: str,
+        twin_id: str,
+        name: str,
+        *,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        after: int | None = None,
+    ) -> Page[Sample]:
+        stmt = select(telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json).where(
+            telemetry.c.tenant == tenant, telemetry.c.twin_id == twin_id, telemetry.c.name == name
+        )
+        if start is not None:
+            stmt = stmt.where(telemetry.c.event_time >= start)
+        if end is not None:
+            stmt = stmt.where(telemetry.c.event_time < end)
+        if after is not None:
+            stmt = stmt.where(telemetry.c.event_time > after)
+        stmt = stmt.order_by(telemetry.c.event_time).limit(limit + 1)
+        with self._db.read() as conn:
+            rows = list(conn.execute(stmt))
+        items = [Sample(r.event_time, _joined(r.value_num, r.value_json)) for r in rows[:limit]]
+        return Page(items, str(items[-1].time) if len(rows) > limit else None)
+
+    def windows(
+        self, tenant: str, twin_id: str, name: str, *, start: int, end: int, interval: int
+    ) -> list[Window]:
+        bucket = (telemetry.c.event_time - start) // interval
+        stmt = (
+            select(
+                bucket.label("bucket"),
+                func.count().label("n"),
+                func.avg(telemetry.c.value_num).label("mean"),
+                func.min(telemetry.c.value_num).label("lo"),
+                func.max(telemetry.c.value_num).label("hi"),
+                func.max(telemetry.c.event_time).label("last_time"),
+            )
+            .where(
+                telemetry.c.tenant == tenant,
+                telemetry.c.twin_id == twin_id,
+                telemetry.c.name == name,
+                telemetry.c.event_time >= start,
+                telemetry.c.event_time < end,
+            )
+            .group_by("bucket")
+            .order_by("bucket")
+        )
+        with self._db.read() as conn:
+            rows = list(conn.execute(stmt))
+            lasts = self._values_at(conn, tenant, twin_id, name, [r.last_time for r in rows])
+        return [
+            Window(
+                start=start + int(r.bucket) * interval,
+                count=int(r.n),
+                mean=float(r.mean) if r.mean is not None else None,
+                min=float(r.lo) if r.lo is not None else None,
+                max=float(r.hi) if r.hi is not None else None,
+                last=lasts.get(r.last_time),
+            )
+            for r in rows
+        ]
+
+    def _values_at(
+        self, conn: Connection, tenant: str, twin_id: str, name: str, times: Sequence[int]
+    ) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for chunk in _chunks(list(times)):
+            stmt = select(
+                telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json
+            ).where(
+                telemetry.c.tenant == tenant,
+                telemetry.c.twin_id == twin_id,
+                telemetry.c.name == name,
+                telemetry.c.event_time.in_(chunk),
+            )
+            found.update(
+                {r.event_time: _joined(r.value_num, r.value_json) for r in conn.execute(stmt)}
+            )
+        return found
+
+    def quarantined(
+        self,
+        tenant: str,
+        *,
+        twin_id: str | None = None,
+        rule: str | None = None,
+        include_replayed: bool = False,
+        limit: int = 100,
+        after: int = 0,
+    ) -> list[QuarantineEntry]:
+        stmt = select(quarantine).where(quarantine.c.tenant == tenant, quarantine.c.id > after)
+        if twin_id is not None:
+            stmt = stmt.where(quarantine.c.twin_id == twin_id)
+        if rule is not None:
+            stmt = stmt.where(quarantine.c.rule == rule)
+        if not include_replayed:
+            stmt = stmt.where(quarantine.c.replayed_at.is_(None))
+        with self._db.read() as conn:
+            return [
+                QuarantineEntry(
+                    id=row.id,
+                    tenant=row.tenant,
+                    source=row.source,
+                    received_at=row.received_at,
+                    twin_id=row.twin_id,
+                    name=row.name,
+                    field=row.field,
+                    rule=row.rule,
+                    reason=row.reason,
+                    payload=row.payload,
+                    replayed_at=row.replayed_at,
+                )
+                for row in conn.execute(stmt.order_by(quarantine.c.id).limit(limit))
+            ]
+
+    def mark_replayed(self, tenant: str, ids: Sequence[int], at: int) -> None:
+        with self._db.write() as conn:
+            for chunk in _chunks(list(ids)):
+                conn.execute(
+                    update(quarantine)
+                    .where(quarantine.c.tenant == tenant, quarantine.c.id.in_(chunk))
+                    .values(replayed_at=at)
+                )
+
+    def quality(self, tenant: str, twin_id: str | None = None) -> list[Quality]:
+        stmt = select(data_quality).where(data_quality.c.tenant == tenant)
+        if twin_id is not None:
+            stmt = stmt.where(data_quality.c.twin_id == twin_id)
+        stmt = stmt.order_by(data_quality.c.twin_id, data_quality.c.source)
+        with self._db.read() as conn:
+            return [
+                Quality(
+                    twin_id=row.twin_id,
+                    source=row.source,
+                    accepted=row.accepted,
+                    duplicates=row.duplicates,
+                    late=row.late,
+                    quarantined=row.quarantined,
+                    last_event_time=row.last_event_time,
+                    last_ingest_time=row.last_ingest_time,
+                )
+                for row in conn.execute(stmt)
+            ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
+    return bool(a == b)
+
+
+def _field(row: Any) -> FieldValue:
+    return FieldValue(
+        name=row.name,
+        value=_joined(row.value_num, row.value_json),
+        event_time=row.event_time,
+        ingest_time=row.ingest_time,
+        source=row.source,
+    )

@@ -1,0 +1,43 @@
+"""INSERT ... ON CONFLICT for both dialects: the one SQL difference the stores need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignoring_conflicts(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert rows; a row whose key already exists is left as it is."""
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    where_newer: str | None = None,
+) -> None:
+    """Insert rows or update the existing ones; with ``where_newer``, only if that column grows."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    condition = table.c[where_newer] < stmt.excluded[where_newer] if where_newer else None
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=list(keys), set_=updates, where=condition),
+        list(rows),
+    )

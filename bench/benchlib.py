@@ -493,7 +493,8 @@ def start_server(
 
     log(f"starting {name}: {' '.join(argv)}")
     # Access logs go nowhere: the same for every server measured, and not the benchmark's output.
-    env = {**os.environ, "TWINOPS_ADMIN_KEY": BENCH_KEY}
+    # No rate limit: the benchmark measures the server, not its per-key throttle.
+    env = {**os.environ, "TWINOPS_ADMIN_KEY": BENCH_KEY, "TWINOPS_RATE_LIMIT_PER_SECOND": "0"}
     process = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env
     )

@@ -164,3 +164,26 @@ def test_audit_of_one_tenant_is_invisible_to_another(platform: Platform) -> None
     platform.security.record(admin(platform), "Secret", "x", {})
     other = Principal("other-" + platform.settings.default_tenant, "o", Role.ADMIN, None, "key")
     assert platform.security.list_audit(other) == []
+
+
+def test_revocation_elsewhere_takes_effect_once_the_cache_expires(platform: Platform) -> None:
+    now = [1_000_000_000_000_000]
+
+    def service() -> SecurityService:
+        return SecurityService(
+            SqlSecurityStore(platform.db),
+            jwt_config(platform.settings),
+            default_tenant=platform.settings.default_tenant,
+            clock=lambda: now[0],
+            cache_seconds=5,
+        )
+
+    here, elsewhere = service(), service()  # two server processes
+    key, plaintext = here.create_key(admin(platform), name="k", role=Role.VIEWER)
+    here.authenticate(bearer(plaintext))
+    now[0] += 6_000_000
+    assert here.authenticate(bearer(plaintext)).key_id == key.key_id  # refreshed, no argon2
+    elsewhere.revoke_key(admin(platform), key.key_id)
+    now[0] += 6_000_000
+    with pytest.raises(Unauthorized):
+        here.authenticate(bearer(plaintext))

@@ -93,13 +93,29 @@ class SecurityService:
             return cached
         key = self._store.get_key(key_id_of(token))
         now = self._clock()
-        if key is None or not verify_key(key.secret_hash, token):
+        if key is None or not self._matches(key, token):
             raise Unauthorized("the API key is not valid")
         if not key.usable_at(now):
             raise Unauthorized("the API key is revoked or expired")
         with self._lock:
             self._verified[key.key_id] = _Verified(fingerprint(token), key, now)
         return _key_principal(key)
+
+    def _matches(self, key: ApiKey, token: str) -> bool:
+        """Whether ``token`` is ``key``; argon2 runs only for a key not verified before.
+
+        A stale cache entry is refreshed from the stored row (revocation, expiry) but the hash
+        is not re-checked: otherwise every request arriving in that instant would run argon2
+        at once, 19 MiB each.
+        """
+        known = self._verified.get(key.key_id)
+        if (
+            known is not None
+            and known.fingerprint == fingerprint(token)
+            and known.key.secret_hash == key.secret_hash
+        ):
+            return True
+        return verify_key(key.secret_hash, token)
 
     # -- keys ----------------------------------------------------------------------------
 

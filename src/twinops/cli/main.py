@@ -49,9 +49,11 @@ def _serve(
     settings = settings_for(data_dir, config).with_overrides(host=host, port=port)
     platform = Platform.open(settings)
     if demo:
-        from twinops.demo import describe, load_demo
+        from twinops.demo import TelemetryFeeder, describe, load_demo
 
         typer.echo(f"pump-fleet demo loaded: {describe(load_demo(platform))}")
+        TelemetryFeeder(platform).start()
+        typer.echo("demo telemetry is flowing: every pump, every second, in 5-second batches")
     first_key = platform.security.first_admin_key()
     if first_key is not None:
         typer.echo(
@@ -66,7 +68,8 @@ def _serve(
         finally:
             platform.close()
         return
-    platform.close()
+    if not demo:
+        platform.close()  # the demo keeps it: its telemetry feeder writes through it
     # Worker processes rebuild the platform from the environment, so pass the settings on.
     os.environ[env_name("data_dir")] = str(settings.data_dir)
     os.environ[env_name("database_url")] = settings.resolved_database_url

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
+import sys
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,6 +17,7 @@ from twinops.errors import TwinOpsError
 from twinops.models.dtdl import load_paths
 from twinops.platform import Platform
 
+log = logging.getLogger("twinops.demo")
 _REPO_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "pump_fleet"
 
 
@@ -27,11 +32,18 @@ def examples_dir() -> Path:
 
 def fleet_module() -> ModuleType:
     """The example's fleet generator, loaded from its file."""
-    path = examples_dir() / "fleet.py"
-    spec = importlib.util.spec_from_file_location("twinops_pump_fleet", path)
+    return _load(examples_dir() / "fleet.py", "twinops_pump_fleet")
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TwinOpsError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    # Registered before running: dataclasses in the module look themselves up there.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -49,6 +61,46 @@ def load_demo(
     result = platform.twins.import_graph(tenant, fleet.twins, fleet.relationships)
     loaded.update(twins=result.twins, relationships=result.relationships)
     return loaded
+
+
+def telemetry_module() -> ModuleType:
+    """The example's telemetry generator, loaded from its file."""
+    return _load(examples_dir() / "telemetry.py", "twinops_pump_telemetry")
+
+
+class TelemetryFeeder(threading.Thread):
+    """Keeps demo telemetry flowing: every few seconds, the last few seconds of every pump."""
+
+    def __init__(self, platform: Platform, *, chunk_seconds: float = 5.0, seed: int = 7) -> None:
+        super().__init__(name="twinops-demo-telemetry", daemon=True)
+        self._platform = platform
+        self._chunk = chunk_seconds
+        self._fleet = fleet_module().generate_fleet(3, 4, seed=seed)
+        self._generator = telemetry_module()
+        self._halt = threading.Event()
+        self.batches = 0
+
+    def stop(self) -> None:
+        """Stop after the current batch."""
+        self._halt.set()
+
+    def run(self) -> None:
+        """Generate and ingest one chunk per period until stopped."""
+        tenant = self._platform.settings.default_tenant
+        while not self._halt.wait(self._chunk):
+            end = time.time()
+            run = self._generator.generate(
+                self._fleet,
+                end - self._chunk,
+                self._chunk,
+                seed=self.batches,
+                faults=self._generator.FaultConfig.none(),
+            )
+            try:
+                self._platform.ingest.ingest(tenant, run.points, source="demo")
+            except Exception:  # the demo stream must not kill the server; log and go on
+                log.exception("demo telemetry batch failed")
+            self.batches += 1
 
 
 def describe(loaded: dict[str, Any]) -> str:

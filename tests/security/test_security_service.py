@@ -187,3 +187,27 @@ def test_revocation_elsewhere_takes_effect_once_the_cache_expires(platform: Plat
     now[0] += 6_000_000
     with pytest.raises(Unauthorized):
         here.authenticate(bearer(plaintext))
+
+
+def test_concurrent_first_requests_verify_a_key_once(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import twinops.security.service as service_module
+
+    _, plaintext = platform.security.create_key(admin(platform), name="k", role=Role.VIEWER)
+    calls: list[int] = []
+    real = service_module.verify_key
+
+    def counting(secret_hash: str, token: str) -> bool:
+        calls.append(1)
+        return real(secret_hash, token)
+
+    monkeypatch.setattr(service_module, "verify_key", counting)
+    with ThreadPoolExecutor(8) as pool:
+        principals = list(
+            pool.map(lambda _: platform.security.authenticate(bearer(plaintext)), range(16))
+        )
+    assert len({p.key_id for p in principals}) == 1
+    assert len(calls) == 1

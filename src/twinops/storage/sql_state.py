@@ -29,7 +29,7 @@ from twinops.storage.schema import (
     quarantine,
     telemetry,
 )
-from twinops.storage.upsert import insert_ignoring_conflicts, upsert
+from twinops.storage.upsert import add_counts, insert_ignoring_conflicts, upsert
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.store import Page
 
@@ -275,42 +275,21 @@ class SqlStateStore(StateStore):
             counts[twin_id, sources.get((twin_id, name), "unknown")][2] += n
         for r in rejected:
             counts[r.twin_id or "", r.source][3] += 1
-        for (twin_id, source), (acc, dup, lat, quar, last) in counts.items():
-            key = (
-                data_quality.c.tenant == tenant,
-                data_quality.c.twin_id == twin_id,
-                data_quality.c.source == source,
+        rows = [
+            dict(
+                tenant=tenant,
+                twin_id=twin_id,
+                source=source,
+                accepted=acc,
+                duplicates=dup,
+                late=lat,
+                quarantined=quar,
+                last_event_time=last if last >= 0 else None,
+                last_ingest_time=now,
             )
-            found = conn.execute(select(data_quality.c.last_event_time).where(*key)).first()
-            last_event = last if last >= 0 else None
-            if found is None:
-                conn.execute(
-                    insert(data_quality).values(
-                        tenant=tenant,
-                        twin_id=twin_id,
-                        source=source,
-                        accepted=acc,
-                        duplicates=dup,
-                        late=lat,
-                        quarantined=quar,
-                        last_event_time=last_event,
-                        last_ingest_time=now,
-                    )
-                )
-                continue
-            known = [t for t in (found.last_event_time, last_event) if t is not None]
-            conn.execute(
-                update(data_quality)
-                .where(*key)
-                .values(
-                    accepted=data_quality.c.accepted + acc,
-                    duplicates=data_quality.c.duplicates + dup,
-                    late=data_quality.c.late + lat,
-                    quarantined=data_quality.c.quarantined + quar,
-                    last_event_time=max(known) if known else None,
-                    last_ingest_time=now,
-                )
-            )
+            for (twin_id, source), (acc, dup, lat, quar, last) in sorted(counts.items())
+        ]
+        add_counts(conn, rows)
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
+
+from twinops.storage.schema import data_quality
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -39,5 +41,35 @@ def upsert(
     condition = table.c[where_newer] < stmt.excluded[where_newer] if where_newer else None
     conn.execute(
         stmt.on_conflict_do_update(index_elements=list(keys), set_=updates, where=condition),
+        list(rows),
+    )
+
+
+def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add data-quality counts per (tenant, twin, source), creating rows as needed.
+
+    One statement, so two writers adding to the same new row cannot collide on its key.
+    """
+    if not rows:
+        return
+    table = data_quality
+    stmt = _insert(conn, table)
+    greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
+    newer = greatest(
+        func.coalesce(table.c.last_event_time, stmt.excluded.last_event_time),
+        func.coalesce(stmt.excluded.last_event_time, table.c.last_event_time),
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant", "twin_id", "source"],
+            set_={
+                "accepted": table.c.accepted + stmt.excluded.accepted,
+                "duplicates": table.c.duplicates + stmt.excluded.duplicates,
+                "late": table.c.late + stmt.excluded.late,
+                "quarantined": table.c.quarantined + stmt.excluded.quarantined,
+                "last_event_time": newer,
+                "last_ingest_time": stmt.excluded.last_ingest_time,
+            },
+        ),
         list(rows),
     )

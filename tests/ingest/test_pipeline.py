@@ -254,3 +254,19 @@ def test_pump_without_units_keeps_values(platform: Platform, tenant: str) -> Non
     platform.twins.put(tenant, "p1", pump())
     report = ingest(platform, tenant, [point("flow", 4.5, 1, twin="p1")])
     assert report["accepted"] == 1 and PUMP
+
+
+def test_concurrent_batches_lose_nothing(plant: Platform, tenant: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def batch(worker: int) -> dict[str, Any]:
+        points = [point("pressure", float(worker * 100 + i), worker * 100 + i) for i in range(50)]
+        return ingest(plant, tenant, points)
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(batch, range(4)))
+    assert sum(r["accepted"] for r in reports) == 200
+    assert len(history(plant, tenant, "pressure")) == 200
+    (row,) = plant.state.quality(tenant, "s1")
+    assert row.accepted == 200
+    assert plant.state.current(tenant, "s1")["pressure"].value == 349.0

@@ -43,6 +43,21 @@ def _split(value: Any) -> tuple[float | None, Any]:
     return None, value
 
 
+def _value_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> dict[str, Any]:
+    """A point as a row of ``telemetry`` or ``current_state`` (they share these columns)."""
+    value_num, value_json = _split(point.value)
+    return {
+        "tenant": tenant,
+        "twin_id": point.twin_id,
+        "name": point.name,
+        "event_time": point.event_time,
+        "value_num": value_num,
+        "value_json": value_json,
+        "ingest_time": ingest_time,
+        "source": point.source,
+    }
+
+
 def _joined(value_num: float | None, value_json: Any) -> Any:
     if value_num is None:
         return value_json
@@ -75,21 +90,7 @@ class SqlStateStore(StateStore):
             new, duplicates, conflicts = self._classify(conn, tenant, fresh)
             rejected = [*rejected, *conflicts]
             insert_ignoring_conflicts(
-                conn,
-                telemetry,
-                [
-                    dict(
-                        tenant=tenant,
-                        twin_id=p.twin_id,
-                        name=p.name,
-                        event_time=p.event_time,
-                        value_num=_split(p.value)[0],
-                        value_json=_split(p.value)[1],
-                        ingest_time=ingest_time,
-                        source=p.source,
-                    )
-                    for p in new
-                ],
+                conn, telemetry, [_value_row(tenant, p, ingest_time) for p in new]
             )
             late = self._apply_current(conn, tenant, new, ingest_time)
             self._quarantine(conn, tenant, rejected, ingest_time)
@@ -202,19 +203,7 @@ class SqlStateStore(StateStore):
         upsert(
             conn,
             current_state,
-            [
-                dict(
-                    tenant=tenant,
-                    twin_id=p.twin_id,
-                    name=p.name,
-                    event_time=p.event_time,
-                    value_num=_split(p.value)[0],
-                    value_json=_split(p.value)[1],
-                    ingest_time=now,
-                    source=p.source,
-                )
-                for p in changed
-            ],
+            [_value_row(tenant, p, now) for p in changed],
             ["tenant", "twin_id", "name"],
             where_newer="event_time",
         )

@@ -151,3 +151,27 @@ def test_viewer_cannot_ingest(client: TestClient, platform: Platform) -> None:
     _, viewer = platform.security.create_key(root, name="v", role=Role.VIEWER)
     response = client.post("/v1/telemetry", json=[], headers={"Authorization": f"Bearer {viewer}"})
     assert response.status_code == 403
+
+
+def test_state_of_every_twin_a_query_selects_as_of_a_time(client: TestClient) -> None:
+    client.put("/v1/twins/pump-2", json={"$metadata": {"$model": PUMP}})
+    client.post(
+        "/v1/telemetry",
+        json=[
+            {"twin": "pump-1", "name": "speed", "value": 1450.0, "time": "2026-01-01T00:00:00Z"},
+            {"twin": "pump-1", "name": "speed", "value": 2950.0, "time": "2026-01-01T01:00:00Z"},
+            {"twin": "pump-2", "name": "speed", "value": 1000.0, "time": "2026-01-01T00:30:00Z"},
+        ],
+    )
+    query = f"SELECT T FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, '{PUMP}')"
+    then = client.post(
+        "/v1/state/query", json={"query": query, "asOf": "2026-01-01T00:45:00Z"}
+    ).json()
+    assert {row["twin"]: row["fields"]["speed"]["value"] for row in then["value"]} == {
+        "pump-1": 1450.0,
+        "pump-2": 1000.0,
+    }
+    now = client.post("/v1/state/query", json={"query": query}).json()["value"]
+    assert {row["twin"]: row["fields"]["speed"]["value"] for row in now}["pump-1"] == 2950.0
+    projected = client.post("/v1/state/query", json={"query": "SELECT COUNT() FROM DIGITALTWINS"})
+    assert projected.status_code == 422

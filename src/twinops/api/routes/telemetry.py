@@ -145,6 +145,57 @@ def windows(
     return json_response({"data": data})
 
 
+class StateQuery(BaseModel):
+    """Twins chosen by a query, and the time their state is wanted at (now when absent)."""
+
+    query: str = Field(
+        min_length=1,
+        max_length=8000,
+        examples=[
+            "SELECT T FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:twinops:example:Pump;1')"
+        ],
+    )
+    asOf: str | None = Field(default=None, max_length=64)
+    continuationToken: str | None = Field(default=None, max_length=4096)
+    pageSize: int = Field(default=100, ge=1, le=1000)
+
+
+@router.post("/state/query", operation_id="telemetry-state_query")
+def state_of_query(platform: PlatformDep, caller: Viewer, body: StateQuery) -> Any:
+    """The state of every twin a query selects, now or as of a past time, page by page."""
+    at = _time(body.asOf, "asOf")
+    page = platform.twins.query(
+        caller.tenant,
+        body.query,
+        page_size=body.pageSize,
+        continuation=body.continuationToken,
+        max_joins=platform.settings.max_query_joins,
+    )
+    ids = [str(item["$dtId"]) for item in page.items if isinstance(item.get("$dtId"), str)]
+    if len(ids) != len(page.items):
+        raise InvalidInput.single(
+            "query", "selectTwins", "select whole twins (SELECT T ...) to ask for their state"
+        )
+    now = platform.ingest.now()
+    if at is None:
+        states = {twin_id: platform.state.current(caller.tenant, twin_id) for twin_id in ids}
+    else:
+        states = platform.state.as_of(caller.tenant, ids, at)
+    return json_response(
+        {
+            "asOf": format_rfc3339(at) if at is not None else None,
+            "value": [
+                {
+                    "twin": twin_id,
+                    "fields": {n: _field_json(v, now) for n, v in sorted(states[twin_id].items())},
+                }
+                for twin_id in ids
+            ],
+            "continuationToken": page.next,
+        }
+    )
+
+
 def _quarantine_json(entry: QuarantineEntry) -> dict[str, Any]:
     return {
         "id": entry.id,

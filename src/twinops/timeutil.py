@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -43,7 +44,13 @@ def from_micros(us: Micros) -> datetime:
 @lru_cache(maxsize=4096)
 def format_rfc3339(us: Micros) -> str:
     """Epoch microseconds as RFC 3339 with a ``Z`` suffix and microsecond precision."""
-    return from_micros(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits; strftime("%Y") does not on every platform.
+    return from_micros(us).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# Times must print as RFC 3339: years 0001 to 9999.
+_MIN_MICROS = -62_135_596_800_000_000
+_MAX_MICROS = 253_402_300_799_999_999
 
 
 def parse_time(value: object, field: str = "time") -> Micros:
@@ -51,26 +58,34 @@ def parse_time(value: object, field: str = "time") -> Micros:
     if isinstance(value, bool):
         raise InvalidInput.single(field, "time", "must be RFC 3339 text or an epoch number", value)
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return _bad_time(field, value)
         magnitude = abs(value)
         if magnitude < _SECONDS_LIMIT:
-            return round(value * 1_000_000)
-        if magnitude < _MILLIS_LIMIT:
-            return round(value * 1_000)
-        return round(value)
+            micros = round(value * 1_000_000)
+        elif magnitude < _MILLIS_LIMIT:
+            micros = round(value * 1_000)
+        else:
+            micros = round(value)
+        return micros if _MIN_MICROS <= micros <= _MAX_MICROS else _bad_time(field, value)
     if isinstance(value, str):
         text = value.strip()
         if _RFC3339.match(text):
             fraction = re.search(r"\.(\d+)", text)
             base = re.sub(r"\.\d+", "", text).replace("z", "Z").replace("Z", "+00:00")
-            parsed = datetime.fromisoformat(base.replace("t", "T").replace(" ", "T"))
+            try:
+                parsed = datetime.fromisoformat(base.replace("t", "T").replace(" ", "T"))
+            except ValueError:
+                return _bad_time(field, value)  # e.g. month 13: the shape fits, the date not
             micros = to_micros(parsed)
             if fraction:
                 micros += int(fraction.group(1)[:6].ljust(6, "0"))
-            return micros
+            return micros if _MIN_MICROS <= micros <= _MAX_MICROS else _bad_time(field, value)
         try:
-            return parse_time(float(text), field) if text else _bad_time(field, value)
+            number = float(text)
         except ValueError:
-            pass
+            return _bad_time(field, value)
+        return parse_time(number, field)
     return _bad_time(field, value)
 
 

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from twinops.api.limits import RateLimiter, retry_after_header
-from twinops.api.problems import problem
-from twinops.errors import TooManyRequests, TwinOpsError, Unauthorized
+from twinops.api.limits import RateLimiter
+from twinops.api.problems import error_problem
+from twinops.errors import TooManyRequests, TwinOpsError
 from twinops.security.entities import Principal
 from twinops.security.service import SecurityService
 
@@ -42,20 +42,7 @@ class Authenticate:
         try:
             principal = await self._principal(Headers(scope=scope).get("authorization"))
         except TwinOpsError as exc:
-            headers: dict[str, str] = {}
-            if isinstance(exc, TooManyRequests):
-                headers["Retry-After"] = retry_after_header(exc.retry_after)
-            if isinstance(exc, Unauthorized):
-                headers["WWW-Authenticate"] = 'Bearer realm="twinops"'
-            response = problem(
-                exc.status,
-                exc.detail,
-                code=exc.code,
-                title=exc.title,
-                instance=str(scope.get("path")),
-                headers=headers,
-            )
-            await response(scope, receive, send)
+            await error_problem(exc, str(scope.get("path")))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

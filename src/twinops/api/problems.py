@@ -65,25 +65,30 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return "/" + "/".join(parts)
 
 
+def error_problem(exc: TwinOpsError, instance: str) -> JSONResponse:
+    """The problem document for a twinops error, with the headers its status calls for."""
+    headers: dict[str, str] | None = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": retry_after_header(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="twinops"'}
+    return problem(
+        exc.status,
+        exc.detail,
+        code=exc.code,
+        title=exc.title,
+        instance=instance,
+        violations=exc.violations,
+        headers=headers,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map the twinops exception tree, validation errors and HTTP errors to problems."""
 
     @app.exception_handler(TwinOpsError)
     async def _twinops_error(request: Request, exc: TwinOpsError) -> JSONResponse:
-        headers: dict[str, str] | None = None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": retry_after_header(exc.retry_after)}
-        elif isinstance(exc, Unauthorized):
-            headers = {"WWW-Authenticate": 'Bearer realm="twinops"'}
-        return problem(
-            exc.status,
-            exc.detail,
-            code=exc.code,
-            title=exc.title,
-            instance=request.url.path,
-            violations=exc.violations,
-            headers=headers,
-        )
+        return error_problem(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

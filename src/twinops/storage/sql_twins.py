@@ -223,15 +223,17 @@ class _SqlTwinWriter(TwinWriter):
             )
         )
 
-    def delete_external_id(self, tenant: str, source_system: str, source_id: str) -> bool:
-        result = self._conn.execute(
-            delete(external_ids).where(
+    def delete_external_id(self, tenant: str, source_system: str, source_id: str) -> str | None:
+        removed: str | None = self._conn.execute(
+            delete(external_ids)
+            .where(
                 external_ids.c.tenant == tenant,
                 external_ids.c.source_system == source_system,
                 external_ids.c.source_id == source_id,
             )
-        )
-        return bool(result.rowcount)
+            .returning(external_ids.c.twin_id)
+        ).scalar_one_or_none()
+        return removed
 
     def append_event(self, event: NewEvent) -> None:
         append_events(self._conn, [event])

@@ -385,8 +385,8 @@ class TwinService:
     ) -> None:
         """Remove a mapping, or NotFound."""
         with self._store.transaction() as tx:
-            twin_id = self._store.resolve_external_id(tenant, source_system, source_id)
-            if twin_id is None or not tx.delete_external_id(tenant, source_system, source_id):
+            twin_id = tx.delete_external_id(tenant, source_system, source_id)
+            if twin_id is None:
                 raise NotFound(f"no twin is mapped to {source_system}/{source_id}")
             now = self._clock()
             tx.append_event(

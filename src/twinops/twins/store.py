@@ -81,8 +81,8 @@ class TwinWriter(ABC):
         """Map a source system's id onto a twin (replacing an earlier mapping of that id)."""
 
     @abstractmethod
-    def delete_external_id(self, tenant: str, source_system: str, source_id: str) -> bool:
-        """Remove a mapping; False when there was none."""
+    def delete_external_id(self, tenant: str, source_system: str, source_id: str) -> str | None:
+        """Remove a mapping; the twin it pointed at, or None when there was none."""
 
     @abstractmethod
     def append_event(self, event: NewEvent) -> None:

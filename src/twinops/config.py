@@ -38,6 +38,13 @@ class Settings:
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwt_jwks_file: str = ""
+    ingest_max_inflight_bytes: int = 64 * 1024 * 1024
+    mqtt_url: str = ""
+    mqtt_client_id: str = "twinops-ingest"
+    mqtt_topic_prefix: str = "twinops"
+    mqtt_receive_maximum: int = 1000
+    mqtt_batch_points: int = 5000
+    mqtt_session_expiry_seconds: int = 7 * 86400
 
     @property
     def resolved_database_url(self) -> str:
@@ -77,7 +84,7 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
 
 
 # Settings that are secrets: a config file holding one must not be readable by others.
-SECRET_SETTINGS = frozenset({"admin_key", "jwt_secret", "database_url"})
+SECRET_SETTINGS = frozenset({"admin_key", "jwt_secret", "database_url", "mqtt_url"})
 
 
 def _check_private(path: Path) -> None:

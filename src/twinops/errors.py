@@ -143,6 +143,18 @@ class TooManyRequests(TwinOpsError):
         self.retry_after = retry_after
 
 
+class Overloaded(TwinOpsError):
+    """The server is at its bounded capacity for this work; ``retry_after`` says when to retry."""
+
+    status = 503
+    title = "Overloaded"
+    code = "overloaded"
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class NotFound(TwinOpsError):
     """The named resource does not exist (or belongs to another tenant)."""
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twinops.config import Settings
+from twinops.ingest.admission import AdmissionGate
 from twinops.ingest.pipeline import IngestService
 from twinops.models.service import ModelService
 from twinops.security.service import SecurityService
@@ -23,6 +25,9 @@ from twinops.timeutil import Clock, system_clock
 from twinops.twins.service import TwinService
 from twinops.twins.store import EventStore
 
+if TYPE_CHECKING:
+    from twinops.ingest.mqtt import MqttConsumer
+
 
 @dataclass
 class Platform:
@@ -36,6 +41,8 @@ class Platform:
     security: SecurityService
     state: StateStore
     ingest: IngestService
+    gate: AdmissionGate = field(default_factory=lambda: AdmissionGate(64 * 1024 * 1024))
+    mqtt: MqttConsumer | None = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = system_clock) -> Platform:
@@ -55,10 +62,26 @@ class Platform:
             security.seed_admin_key(settings.admin_key)
         state = SqlStateStore(db)
         ingest = IngestService(state, twins, models, clock)
-        return cls(settings, db, models, twins, SqlEventStore(db), security, state, ingest)
+        gate = AdmissionGate(settings.ingest_max_inflight_bytes)
+        events = SqlEventStore(db)
+        return cls(settings, db, models, twins, events, security, state, ingest, gate)
+
+    def start_mqtt(self) -> MqttConsumer:
+        """Start consuming telemetry from the configured broker (``mqtt_url``)."""
+        from twinops.ingest.mqtt import MqttConsumer
+
+        if self.mqtt is None:
+            self.mqtt = MqttConsumer(
+                self.settings, self.ingest, self.security.authenticate, self.gate
+            )
+            self.mqtt.start()
+        return self.mqtt
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop the sources, then release the database connections."""
+        if self.mqtt is not None:
+            self.mqtt.stop()
+            self.mqtt = None
         self.db.dispose()
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twinops.api.limits import retry_after_header
-from twinops.errors import TooManyRequests, TwinOpsError, Unauthorized, Violation
+from twinops.errors import Overloaded, TooManyRequests, TwinOpsError, Unauthorized, Violation
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("twinops.api")
@@ -30,6 +30,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 
@@ -68,7 +69,7 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 def error_problem(exc: TwinOpsError, instance: str) -> JSONResponse:
     """The problem document for a twinops error, with the headers its status calls for."""
     headers: dict[str, str] | None = None
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | Overloaded):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
     elif isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": 'Bearer realm="twinops"'}

@@ -54,6 +54,11 @@ def _serve(
         typer.echo(f"pump-fleet demo loaded: {describe(load_demo(platform))}")
         TelemetryFeeder(platform).start()
         typer.echo("demo telemetry is flowing: every pump, every second, in 5-second batches")
+    if settings.mqtt_url:
+        platform.start_mqtt()
+        typer.echo(
+            f"consuming MQTT telemetry: {settings.mqtt_topic_prefix}/<tenant>/<twin>/telemetry"
+        )
     first_key = platform.security.first_admin_key()
     if first_key is not None:
         typer.echo(
@@ -68,20 +73,24 @@ def _serve(
         finally:
             platform.close()
         return
-    if not demo:
-        platform.close()  # the demo keeps it: its telemetry feeder writes through it
+    if not demo and not settings.mqtt_url:
+        # The demo's feeder and the MQTT consumer keep it: they write through it from here.
+        platform.close()
     # Worker processes rebuild the platform from the environment, so pass the settings on.
     os.environ[env_name("data_dir")] = str(settings.data_dir)
     os.environ[env_name("database_url")] = settings.resolved_database_url
     if config is not None:
         os.environ["TWINOPS_CONFIG"] = str(config)
-    uvicorn.run(
-        "twinops.api.asgi:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-    )
+    try:
+        uvicorn.run(
+            "twinops.api.asgi:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+        )
+    finally:
+        platform.close()
 
 
 @app.command()

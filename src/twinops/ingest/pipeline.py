@@ -78,13 +78,20 @@ class IngestService:
         *,
         source: str,
         undecodable: Sequence[tuple[int, str, str]] = (),
+        rejected: Sequence[Rejected] = (),
         keep_rejected: bool = True,
     ) -> IngestReport:
-        """Validate, convert and apply a batch; rejected points are quarantined, never lost."""
+        """Validate, convert and apply a batch; rejected points are quarantined, never lost.
+
+        ``rejected`` are points a source refused before the pipeline saw them (an MQTT
+        message on the wrong topic, say); they are quarantined in the same transaction.
+        """
         checker = _BatchChecker(tenant, self._twins, self._models, source)
         accepted: list[AcceptedPoint] = []
-        rejected: list[Rejected] = []
-        errors: list[dict[str, Any]] = []
+        rejected = list(rejected)
+        errors: list[dict[str, Any]] = [
+            {"field": r.field, "rule": r.rule, "message": r.reason} for r in rejected
+        ]
         bad_lines = {index: (text, reason) for index, text, reason in undecodable}
         for index, raw in enumerate(raw_points):
             if index in bad_lines:

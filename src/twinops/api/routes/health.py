@@ -21,12 +21,16 @@ def live() -> Any:
 
 @router.get("/readyz", operation_id="health-ready")
 def ready(platform: PlatformDep) -> Any:
-    """The process can serve: the store answers."""
+    """The process can serve: the store answers and, when configured, the broker is connected."""
+    checks: dict[str, str] = {}
     try:
         with platform.db.read() as conn:
             conn.execute(text("SELECT 1"))
+        checks["store"] = "ok"
     except Exception as exc:  # a probe reports any failure rather than raising
-        return JSONResponse(
-            {"status": "unavailable", "checks": {"store": type(exc).__name__}}, status_code=503
-        )
-    return {"status": "ok", "checks": {"store": "ok"}}
+        checks["store"] = type(exc).__name__
+    if platform.mqtt is not None:
+        checks["broker"] = "ok" if platform.mqtt.connected else "disconnected"
+    if any(state != "ok" for state in checks.values()):
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+    return {"status": "ok", "checks": checks}

@@ -45,18 +45,27 @@ def _field_json(value: FieldValue, now: int) -> dict[str, Any]:
 
 @router.post("/telemetry", operation_id="telemetry-ingest")
 async def ingest(platform: PlatformDep, caller: Operator, request: Request) -> Any:
-    """Ingest a JSON array or NDJSON of points; answers accepted/duplicate/late/quarantined."""
-    body = await request.body()
-    points, bad = decode_points(
-        body, request.headers.get("content-type"), max_points=platform.settings.max_batch_items
-    )
-    report = await run_in_threadpool(
-        platform.ingest.ingest,
-        caller.tenant,
-        points,
-        source=f"http:{caller.key_id or caller.subject}",
-        undecodable=[(b.index, b.text, b.reason) for b in bad],
-    )
+    """Ingest a JSON array or NDJSON of points; answers accepted/duplicate/late/quarantined.
+
+    Under overload the answer is 503 with Retry-After before the body is read: the batch is
+    not taken, so nothing is lost, and memory stays bounded.
+    """
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else platform.settings.max_body_bytes
+    with platform.gate.admit(size):
+        body = await request.body()
+        points, bad = decode_points(
+            body,
+            request.headers.get("content-type"),
+            max_points=platform.settings.max_batch_items,
+        )
+        report = await run_in_threadpool(
+            platform.ingest.ingest,
+            caller.tenant,
+            points,
+            source=f"http:{caller.key_id or caller.subject}",
+            undecodable=[(b.index, b.text, b.reason) for b in bad],
+        )
     return json_response(report.to_json())
 
 

@@ -13,12 +13,11 @@ from twinops.ingest.admission import AdmissionGate
 
 def test_batches_are_admitted_while_they_fit_and_refused_beyond() -> None:
     gate = AdmissionGate(100, retry_after=2.0)
-    with gate.admit(60):
-        with gate.admit(40):
-            assert gate.in_flight == 100
-            with pytest.raises(Overloaded) as refused, gate.admit(1):
-                pass
-            assert refused.value.retry_after == 2.0
+    with gate.admit(60), gate.admit(40):
+        assert gate.in_flight == 100
+        with pytest.raises(Overloaded) as refused, gate.admit(1):
+            pass
+        assert refused.value.retry_after == 2.0
     assert gate.in_flight == 0
     assert gate.rejected == 1
 

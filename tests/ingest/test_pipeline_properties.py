@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from twinops.config import Settings
 from twinops.errors import MalformedInput, PayloadTooLarge
 from twinops.ingest.decode import decode_points
+from twinops.ingest.mqtt_messages import Delivery, sort_deliveries
 from twinops.models.dtdl import DtdlSource
 from twinops.platform import Platform
+from twinops.security.entities import Principal, Role
 
 MODEL = {
     "@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"],
@@ -106,3 +108,56 @@ def test_ndjson_round_trips_every_line(batch: list[dict[str, Any]]) -> None:
     body = b"\n".join(orjson.dumps(item) for item in batch)
     decoded, bad = decode_points(body, "application/x-ndjson", max_points=50)
     assert bad == [] and decoded == [item for item in batch]
+
+
+def _as_payload(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits: send them as text, malformed on purpose
+        return repr(value).encode()
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    messages=st.lists(
+        st.tuples(
+            st.sampled_from(["g1", "g2", None]),
+            st.lists(points, max_size=6).map(_as_payload)
+            | points.map(_as_payload)
+            | st.binary(max_size=200),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_every_mqtt_message_is_stored_or_quarantined(
+    plant: Platform, messages: list[tuple[str | None, bytes]]
+) -> None:
+    """Malformed MQTT payloads end in quarantine with a reason; the rest go through the pipeline."""
+    tenant = plant.settings.default_tenant
+    principal = Principal(tenant, "device", Role.OPERATOR, "k-device", "key")
+    deliveries = [
+        Delivery(
+            i,
+            1,
+            "/".join(["twinops", tenant, *([twin] if twin else []), "telemetry"]),
+            body,
+            "Bearer device",
+        )
+        for i, (twin, body) in enumerate(messages)
+    ]
+    batches, unattributed = sort_deliveries(
+        deliveries, lambda _: principal, prefix="twinops", max_points=50, max_bytes=10_000
+    )
+    assert unattributed == []
+    [batch] = batches
+    before = len(plant.state.quarantined(tenant, limit=100_000, include_replayed=True))
+    report = plant.ingest.ingest(tenant, batch.points, source=batch.source, rejected=batch.rejected)
+    after = len(plant.state.quarantined(tenant, limit=100_000, include_replayed=True))
+    result = report.result
+    assert result.accepted + result.duplicates + result.quarantined == len(batch.points) + len(
+        batch.rejected
+    )
+    assert after - before == result.quarantined

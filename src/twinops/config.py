@@ -38,6 +38,9 @@ class Settings:
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwt_jwks_file: str = ""
+    # A point whose event time is this far behind its arrival is stored but flagged very late.
+    late_after_seconds: float = 3600.0
+    retention_interval_seconds: float = 3600.0  # how often `serve` enforces retention; 0: never
     ingest_max_inflight_bytes: int = 64 * 1024 * 1024
     mqtt_url: str = ""
     mqtt_client_id: str = "twinops-ingest"

@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from twinops.config import Settings
+from twinops.errors import InvalidInput, NotFound
 from twinops.ingest.admission import AdmissionGate
-from twinops.ingest.pipeline import IngestService
+from twinops.ingest.pipeline import IngestService, field_names
 from twinops.models.service import ModelService
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
+from twinops.state.retention import FieldCatalog
+from twinops.state.retention_service import RetentionService
 from twinops.state.store import StateStore
 from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
 from twinops.storage.sql_models import SqlModelStore
+from twinops.storage.sql_retention import SqlRetentionStore
 from twinops.storage.sql_security import SqlSecurityStore
 from twinops.storage.sql_state import SqlStateStore
 from twinops.storage.sql_twins import SqlTwinStore
@@ -41,6 +45,7 @@ class Platform:
     security: SecurityService
     state: StateStore
     ingest: IngestService
+    retention: RetentionService
     gate: AdmissionGate = field(default_factory=lambda: AdmissionGate(64 * 1024 * 1024))
     mqtt: MqttConsumer | None = None
 
@@ -61,10 +66,12 @@ class Platform:
         if settings.admin_key:
             security.seed_admin_key(settings.admin_key)
         state = SqlStateStore(db)
-        ingest = IngestService(state, twins, models, clock)
+        late_after = int(settings.late_after_seconds * 1_000_000)
+        ingest = IngestService(state, twins, models, clock, late_after=late_after)
+        retention = RetentionService(SqlRetentionStore(db), model_fields(models), clock)
         gate = AdmissionGate(settings.ingest_max_inflight_bytes)
         events = SqlEventStore(db)
-        return cls(settings, db, models, twins, events, security, state, ingest, gate)
+        return cls(settings, db, models, twins, events, security, state, ingest, retention, gate)
 
     def start_mqtt(self) -> MqttConsumer:
         """Start consuming telemetry from the configured broker (``mqtt_url``)."""
@@ -83,6 +90,18 @@ class Platform:
             self.mqtt.stop()
             self.mqtt = None
         self.db.dispose()
+
+
+def model_fields(models: ModelService) -> FieldCatalog:
+    """The field names of a tenant's model, for retention policies to be checked against."""
+
+    def fields(tenant: str, dtmi: str) -> frozenset[str] | None:
+        try:
+            return field_names(models.resolve(tenant, dtmi))
+        except (NotFound, InvalidInput):
+            return None
+
+    return fields
 
 
 def jwt_config(settings: Settings) -> JwtConfig:

@@ -7,9 +7,16 @@ from sqlalchemy.exc import IntegrityError
 
 from twinops.errors import Conflict
 from twinops.models.entities import StoredModel
+from twinops.security.entities import AuditEntry
+from twinops.state.entities import AcceptedPoint, PointFlag
+from twinops.state.retention import RetentionPolicy
+from twinops.state.retention_store import HistoryCut
 from twinops.storage import Database
 from twinops.storage.events import SqlEventStore
 from twinops.storage.sql_models import SqlModelStore
+from twinops.storage.sql_retention import SqlRetentionStore
+from twinops.storage.sql_security import SqlSecurityStore
+from twinops.storage.sql_state import SqlStateStore
 from twinops.storage.sql_twins import SqlTwinStore
 from twinops.twins.entities import EventType, ExternalId, NewEvent, Relationship, Twin
 
@@ -183,3 +190,106 @@ def test_inserting_an_existing_twin_id_is_a_conflict(database: Database, tenant:
     with pytest.raises(Conflict), store.transaction() as tx:
         tx.insert_twins([twin(tenant, "b"), twin(tenant, "a")])
     assert store.get_twin(tenant, "b") is None
+
+
+# -- telemetry flags and retention -------------------------------------------------------------
+
+T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in µs
+SECOND = 1_000_000
+
+
+def points(
+    twin_id: str, name: str, count: int, flags: PointFlag = PointFlag.NONE
+) -> list[AcceptedPoint]:
+    return [
+        AcceptedPoint(twin_id, name, T0 + i * SECOND, float(i), "test", flags=flags)
+        for i in range(count)
+    ]
+
+
+def test_history_keeps_each_points_flags_and_counts_very_late_ones(
+    database: Database, tenant: str
+) -> None:
+    store = SqlStateStore(database)
+    flagged = points("a", "x", 2, flags=PointFlag.VERY_LATE)
+    result = store.apply(tenant, [*flagged, *points("a", "y", 1)], [], T0 + 7200 * SECOND)
+    assert (result.accepted, result.very_late) == (3, 2)
+    again = store.apply(tenant, flagged, [], T0 + 7200 * SECOND)
+    assert (again.duplicates, again.very_late) == (2, 0)
+    page = store.history(tenant, "a", "x", start=None, end=None, limit=10)
+    assert [s.flags for s in page.items] == [PointFlag.VERY_LATE, PointFlag.VERY_LATE]
+    (unflagged,) = store.history(tenant, "a", "y", start=None, end=None, limit=10).items
+    assert unflagged.flags == PointFlag.NONE
+    (quality,) = store.quality(tenant, "a")
+    assert (quality.accepted, quality.duplicates, quality.very_late) == (3, 2, 2)
+
+
+def audit_actions(database: Database, tenant: str) -> list[str]:
+    return [r.action for r in SqlSecurityStore(database).list_audit(tenant)]
+
+
+def test_retention_policies_replace_the_whole_list_audited_per_tenant(
+    database: Database, tenant: str
+) -> None:
+    store, other = SqlRetentionStore(database), tenant + "-other"
+    first = [RetentionPolicy("*", "*", 86400), RetentionPolicy("dtmi:x:A;1", "t", 3600)]
+    store.replace_policies(
+        tenant, first, 5, AuditEntry(tenant, "me", "RetentionPoliciesSet", "r", 5)
+    )
+    assert store.policies(tenant) == first
+    second = [RetentionPolicy("dtmi:x:A;1", "*", 7200)]
+    store.replace_policies(
+        tenant, second, 6, AuditEntry(tenant, "me", "RetentionPoliciesSet", "r", 6)
+    )
+    assert store.policies(tenant) == second
+    assert store.policies(other) == []
+    assert tenant in store.policy_tenants() and other not in store.policy_tenants()
+    assert audit_actions(database, tenant) == ["RetentionPoliciesSet", "RetentionPoliciesSet"]
+    store.replace_policies(tenant, [], 7, AuditEntry(tenant, "me", "RetentionPoliciesSet", "r", 7))
+    assert tenant not in store.policy_tenants()
+
+
+def test_history_fields_page_with_their_twins_model(database: Database, tenant: str) -> None:
+    twins_store, state = SqlTwinStore(database), SqlStateStore(database)
+    with twins_store.transaction() as tx:
+        tx.insert_twins([twin(tenant, "a", "dtmi:x:A;1"), twin(tenant, "b", "dtmi:x:B;1")])
+    batch = [*points("a", "x", 1), *points("a", "y", 1), *points("b", "x", 1)]
+    state.apply(tenant, [*batch, *points("gone", "x", 1)], [], T0)
+    state.apply(tenant + "-other", points("a", "z", 1), [], T0)
+    store = SqlRetentionStore(database)
+    first = store.history_fields(tenant, after=None, limit=3)
+    rest = store.history_fields(tenant, after=(first[-1].twin_id, first[-1].name), limit=3)
+    assert [(f.twin_id, f.name, f.model) for f in first + rest] == [
+        ("a", "x", "dtmi:x:A;1"),
+        ("a", "y", "dtmi:x:A;1"),
+        ("b", "x", "dtmi:x:B;1"),
+        ("gone", "x", None),
+    ]
+
+
+def test_ancestors_include_the_model_itself(database: Database, tenant: str) -> None:
+    with SqlModelStore(database).transaction() as tx:
+        tx.add(model(tenant, "dtmi:x:Base;1"), frozenset({"dtmi:x:Base;1"}))
+        tx.add(model(tenant, "dtmi:x:Sub;1"), frozenset({"dtmi:x:Sub;1", "dtmi:x:Base;1"}))
+    found = SqlRetentionStore(database).ancestors(tenant, ["dtmi:x:Sub;1", "dtmi:x:Nope;1"])
+    assert found == {"dtmi:x:Sub;1": frozenset({"dtmi:x:Sub;1", "dtmi:x:Base;1"})}
+    assert SqlRetentionStore(database).ancestors(tenant + "-other", ["dtmi:x:Sub;1"]) == {}
+
+
+def test_retention_deletes_in_bounded_chunks_and_never_the_current_value(
+    database: Database, tenant: str
+) -> None:
+    state, store = SqlStateStore(database), SqlRetentionStore(database)
+    state.apply(tenant, [*points("a", "x", 25), *points("a", "y", 3)], [], T0)
+    state.apply(tenant + "-other", points("a", "x", 25), [], T0)
+    everything = T0 + 3600 * SECOND
+    cuts = [HistoryCut("a", "x", everything), HistoryCut("a", "y", T0 + 2 * SECOND)]
+    deleted = store.delete_history(tenant, cuts, chunk_rows=4)
+    assert deleted == {"x": 24, "y": 2}
+    kept = state.history(tenant, "a", "x", start=None, end=None, limit=100).items
+    assert [s.time for s in kept] == [T0 + 24 * SECOND]  # the current value stays in history
+    assert state.current(tenant, "a")["x"].value == 24.0
+    assert len(state.history(tenant, "a", "y", start=None, end=None, limit=100).items) == 1
+    other = state.history(tenant + "-other", "a", "x", start=None, end=None, limit=100).items
+    assert len(other) == 25
+    assert store.delete_history(tenant, cuts, chunk_rows=4) == {}

@@ -16,6 +16,7 @@ from twinops.api.routes import (
     models,
     query,
     relationships,
+    retention,
     security,
     telemetry,
     twins,
@@ -61,6 +62,7 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         events.router,
         security.router,
         telemetry.router,
+        retention.router,
     ):
         app.include_router(router)
     return app

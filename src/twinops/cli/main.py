@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twinops.cli import models, security, twins
+from twinops.cli import models, retention, security, twins
 from twinops.cli.context import ConfigOption, DataDirOption, settings_for
 from twinops.config import env_name
 
@@ -20,6 +20,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(twins.app, name="twins")
 app.add_typer(security.keys, name="keys")
 app.add_typer(security.audit, name="audit")
+app.add_typer(retention.app, name="retention")
 app.command("query")(twins.query)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="bind address (127.0.0.1)")]
@@ -59,6 +60,12 @@ def _serve(
         typer.echo(
             f"consuming MQTT telemetry: {settings.mqtt_topic_prefix}/<tenant>/<twin>/telemetry"
         )
+    from twinops.state.retention_service import RetentionScheduler
+
+    # One enforcer per server, in this process whatever the workers. It needs no open pool:
+    # after the multi-worker close below, the database reconnects on demand.
+    if RetentionScheduler(platform.retention, settings.retention_interval_seconds).start():
+        typer.echo(f"retention enforced every {settings.retention_interval_seconds:g} s")
     first_key = platform.security.first_admin_key()
     if first_key is not None:
         typer.echo(

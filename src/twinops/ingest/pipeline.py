@@ -9,14 +9,14 @@ dropped silently.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from twinops.errors import InvalidInput, NotFound, Violation
 from twinops.ingest.units import convert
 from twinops.models.dtdl import Component, Property, Telemetry, validate_value
 from twinops.models.service import ModelService, ResolvedModel
-from twinops.state.entities import AcceptedPoint, ApplyResult, Rejected
+from twinops.state.entities import AcceptedPoint, ApplyResult, PointFlag, Rejected
 from twinops.state.store import StateStore
 from twinops.timeutil import Clock, parse_time, system_clock
 from twinops.twins.service import TwinService
@@ -45,11 +45,15 @@ class IngestService:
         twins: TwinService,
         models: ModelService,
         clock: Clock = system_clock,
+        *,
+        late_after: int = 0,
     ) -> None:
         self._store = store
         self._twins = twins
         self._models = models
         self._clock = clock
+        # µs an event may precede its arrival before it is flagged very late; 0: never flagged.
+        self._late_after = late_after
 
     def now(self) -> int:
         """The service clock's now (freshness is measured against it)."""
@@ -115,12 +119,24 @@ class IngestService:
         accepted.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
         # A replay leaves its failures where they already are, instead of quarantining twice.
         kept = rejected if keep_rejected else []
-        result = self._store.apply(tenant, accepted, kept, self._clock())
+        now = self._clock()
+        result = self._store.apply(tenant, self._flag_very_late(accepted, now), kept, now)
         for conflict in result.conflicts:
             errors.append(
                 {"field": conflict.field, "rule": conflict.rule, "message": conflict.reason}
             )
         return IngestReport(result, tuple(errors[:50]))
+
+    def _flag_very_late(self, points: Sequence[AcceptedPoint], now: int) -> list[AcceptedPoint]:
+        """Mark points older than the lateness bound: still stored, but flagged and counted."""
+        if self._late_after <= 0:
+            return list(points)
+        return [
+            replace(p, flags=p.flags | PointFlag.VERY_LATE)
+            if now - p.event_time > self._late_after
+            else p
+            for p in points
+        ]
 
 
 class _BatchChecker:
@@ -256,3 +272,11 @@ def _field(model: ResolvedModel, name: str) -> Telemetry | Property | None:
             return _field(model.components[head], rest)
         return None
     return content if isinstance(content, Telemetry | Property) else None
+
+
+def field_names(model: ResolvedModel) -> frozenset[str]:
+    """Every name a point may address on ``model``: its fields and ``component.field``."""
+    names = {n for n, c in model.contents.items() if isinstance(c, Telemetry | Property)}
+    for head, component in model.components.items():
+        names.update(f"{head}.{rest}" for rest in field_names(component))
+    return frozenset(names)

@@ -229,6 +229,26 @@ class Client:
         result: list[dict[str, Any]] = self._json("GET", "/v1/audit", params=params)["data"]
         return result
 
+    # -- retention ------------------------------------------------------------------------
+
+    def retention_policies(self) -> dict[str, Any]:
+        """The tenant's retention policies: ``{"policies": [{model, field, keep}, ...]}``."""
+        result: dict[str, Any] = self._json("GET", "/v1/retention")
+        return result
+
+    def set_retention_policies(
+        self, policies: Sequence[Mapping[str, Any]] | Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the tenant's retention policies (a list, or ``{"policies": [...]}``)."""
+        body = dict(policies) if isinstance(policies, Mapping) else list(policies)
+        result: dict[str, Any] = self._json("PUT", "/v1/retention", json=body)
+        return result
+
+    def apply_retention(self) -> dict[str, Any]:
+        """Enforce the retention policies now; answers the history rows deleted per field."""
+        result: dict[str, Any] = self._json("POST", "/v1/retention/apply")
+        return result
+
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
         while True:

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import IntFlag
 from typing import Any
+
+
+class PointFlag(IntFlag):
+    """Marks a stored point carries; a bitmask, so a new mark needs no new column."""
+
+    NONE = 0
+    # The event happened longer before its arrival than the configured lateness bound.
+    VERY_LATE = 1
+
+
+_FLAG_NAMES = {PointFlag.VERY_LATE: "veryLate"}
+
+
+def flag_names(flags: PointFlag) -> list[str]:
+    """The API names of the marks set in ``flags`` (``["veryLate"]``...), in bit order."""
+    return [name for flag, name in _FLAG_NAMES.items() if flag in flags]
 
 
 @dataclass(frozen=True)
@@ -17,6 +34,7 @@ class AcceptedPoint:
     value: Any
     source: str
     message_id: str | None = None
+    flags: PointFlag = PointFlag.NONE
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ class ApplyResult:
     late: int = 0
     quarantined: int = 0
     conflicts: tuple[Rejected, ...] = ()
+    very_late: int = 0  # accepted points flagged VERY_LATE (stored, never dropped)
 
     def to_json(self) -> dict[str, int]:
         """The counts an ingest response reports."""
@@ -65,6 +84,7 @@ class ApplyResult:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "late": self.late,
+            "veryLate": self.very_late,
             "quarantined": self.quarantined,
         }
 
@@ -86,6 +106,7 @@ class Sample:
 
     time: int
     value: Any
+    flags: PointFlag = PointFlag.NONE
 
 
 @dataclass(frozen=True)
@@ -113,3 +134,4 @@ class Quality:
     last_event_time: int | None
     last_ingest_time: int | None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    very_late: int = 0

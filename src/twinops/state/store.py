@@ -35,6 +35,8 @@ class StateStore(ABC):
         value, are duplicates; another value at a stored (field, event time) is a conflict and
         goes to quarantine. History keeps every other point; current state takes a point only
         when its event time is newer than the stored one (otherwise it counts as late).
+        A point's flags are kept on its history row; new points flagged VERY_LATE are counted
+        (result and data quality).
         """
 
     @abstractmethod
@@ -59,7 +61,7 @@ class StateStore(ABC):
         limit: int,
         after: int | None = None,
     ) -> Page[Sample]:
-        """A field's points in event-time order within [start, end), keyset-paginated."""
+        """A field's points (with their flags) in event-time order within [start, end)."""
 
     @abstractmethod
     def windows(
@@ -86,4 +88,4 @@ class StateStore(ABC):
 
     @abstractmethod
     def quality(self, tenant: str, twin_id: str | None = None) -> list[Quality]:
-        """Accepted, duplicate, late and quarantined counts per twin and source."""
+        """Accepted, duplicate, late, very-late and quarantined counts per twin and source."""

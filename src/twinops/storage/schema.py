@@ -169,6 +169,7 @@ telemetry = Table(
     Column("value_json", JsonDocument, nullable=True, comment="other values"),
     Column("ingest_time", BigInteger, nullable=False),
     Column("source", String(256), nullable=False),
+    Column("flags", Integer, nullable=False, server_default="0", comment="PointFlag bits"),
 )
 
 # The latest *event* per field: only a newer event time replaces it.
@@ -225,6 +226,19 @@ data_quality = Table(
     Column("quarantined", BigInteger, nullable=False),
     Column("last_event_time", BigInteger, nullable=True),
     Column("last_ingest_time", BigInteger, nullable=True),
+    Column("very_late", BigInteger, nullable=False, server_default="0"),
+)
+
+# How long history is kept, per tenant: (model or '*', field or '*'); the most specific wins.
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("model", String(DTMI), primary_key=True, comment="a versioned DTMI or '*'"),
+    Column("field", String(512), primary_key=True, comment="a field name or '*'"),
+    Column("keep_seconds", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False, comment="order in the list as it was set"),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 __all__ = [
@@ -241,6 +255,7 @@ __all__ = [
     "models",
     "quarantine",
     "relationships",
+    "retention_policies",
     "telemetry",
     "tenants",
     "twins",

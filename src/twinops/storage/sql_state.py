@@ -13,6 +13,7 @@ from twinops.state.entities import (
     AcceptedPoint,
     ApplyResult,
     FieldValue,
+    PointFlag,
     Quality,
     QuarantineEntry,
     Rejected,
@@ -90,7 +91,9 @@ class SqlStateStore(StateStore):
             new, duplicates, conflicts = self._classify(conn, tenant, fresh)
             rejected = [*rejected, *conflicts]
             insert_ignoring_conflicts(
-                conn, telemetry, [_value_row(tenant, p, ingest_time) for p in new]
+                conn,
+                telemetry,
+                [{**_value_row(tenant, p, ingest_time), "flags": int(p.flags)} for p in new],
             )
             late = self._apply_current(conn, tenant, new, ingest_time)
             self._quarantine(conn, tenant, rejected, ingest_time)
@@ -101,6 +104,7 @@ class SqlStateStore(StateStore):
             late=sum(late.values()),
             quarantined=len(rejected),
             conflicts=tuple(conflicts),
+            very_late=sum(1 for p in new if PointFlag.VERY_LATE in p.flags),
         )
 
     def _drop_seen_message_ids(
@@ -252,11 +256,12 @@ class SqlStateStore(StateStore):
         rejected: Sequence[Rejected],
         now: int,
     ) -> None:
-        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, -1])
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, -1, 0])
         for p in accepted:
             row = counts[p.twin_id, p.source]
             row[0] += 1
             row[4] = max(row[4], p.event_time)
+            row[5] += PointFlag.VERY_LATE in p.flags
         for p in duplicates:
             counts[p.twin_id, p.source][1] += 1
         sources = {(p.twin_id, p.name): p.source for p in accepted}
@@ -275,8 +280,9 @@ class SqlStateStore(StateStore):
                 quarantined=quar,
                 last_event_time=last if last >= 0 else None,
                 last_ingest_time=now,
+                very_late=very_late,
             )
-            for (twin_id, source), (acc, dup, lat, quar, last) in sorted(counts.items())
+            for (twin_id, source), (acc, dup, lat, quar, last, very_late) in sorted(counts.items())
         ]
         add_counts(conn, rows)
 
@@ -333,7 +339,9 @@ class SqlStateStore(StateStore):
         limit: int,
         after: int | None = None,
     ) -> Page[Sample]:
-        stmt = select(telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json).where(
+        stmt = select(
+            telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json, telemetry.c.flags
+        ).where(
             telemetry.c.tenant == tenant, telemetry.c.twin_id == twin_id, telemetry.c.name == name
         )
         if start is not None:
@@ -345,7 +353,10 @@ class SqlStateStore(StateStore):
         stmt = stmt.order_by(telemetry.c.event_time).limit(limit + 1)
         with self._db.read() as conn:
             rows = list(conn.execute(stmt))
-        items = [Sample(r.event_time, _joined(r.value_num, r.value_json)) for r in rows[:limit]]
+        items = [
+            Sample(r.event_time, _joined(r.value_num, r.value_json), PointFlag(r.flags))
+            for r in rows[:limit]
+        ]
         return Page(items, str(items[-1].time) if len(rows) > limit else None)
 
     def windows(
@@ -464,6 +475,7 @@ class SqlStateStore(StateStore):
                     quarantined=row.quarantined,
                     last_event_time=row.last_event_time,
                     last_ingest_time=row.last_ingest_time,
+                    very_late=row.very_late,
                 )
                 for row in conn.execute(stmt)
             ]

@@ -67,6 +67,7 @@ def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
                 "duplicates": table.c.duplicates + stmt.excluded.duplicates,
                 "late": table.c.late + stmt.excluded.late,
                 "quarantined": table.c.quarantined + stmt.excluded.quarantined,
+                "very_late": table.c.very_late + stmt.excluded.very_late,
                 "last_event_time": newer,
                 "last_ingest_time": stmt.excluded.last_ingest_time,
             },

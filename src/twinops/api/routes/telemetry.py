@@ -12,7 +12,7 @@ from twinops.api.deps import Operator, PlatformDep, Viewer
 from twinops.api.routes.common import json_response
 from twinops.errors import InvalidInput
 from twinops.ingest.decode import decode_points
-from twinops.state.entities import FieldValue, Quality, QuarantineEntry
+from twinops.state.entities import FieldValue, Quality, QuarantineEntry, Sample, flag_names
 from twinops.timeutil import format_rfc3339, parse_time
 
 router = APIRouter(prefix="/v1", tags=["telemetry"])
@@ -115,8 +115,16 @@ def history(
         limit=limit,
         after=after,
     )
-    data = [{"time": format_rfc3339(s.time), "value": s.value} for s in page.items]
+    data = [_sample_json(s) for s in page.items]
     return json_response({"data": data, "next": page.next})
+
+
+def _sample_json(sample: Sample) -> dict[str, Any]:
+    """A history point; a flagged one also lists its marks (``"flags": ["veryLate"]``)."""
+    item: dict[str, Any] = {"time": format_rfc3339(sample.time), "value": sample.value}
+    if sample.flags:
+        item["flags"] = flag_names(sample.flags)
+    return item
 
 
 @router.get("/twins/{twin_id}/windows/{name}", operation_id="telemetry-windows")
@@ -262,6 +270,7 @@ def _quality_json(q: Quality, now: int) -> dict[str, Any]:
         "accepted": q.accepted,
         "duplicates": q.duplicates,
         "late": q.late,
+        "veryLate": q.very_late,
         "quarantined": q.quarantined,
         "lastEventTime": format_rfc3339(q.last_event_time) if q.last_event_time else None,
         "freshnessSeconds": round((now - q.last_event_time) / 1e6, 3)
@@ -276,6 +285,6 @@ def quality(
     caller: Viewer,
     twin: Annotated[str | None, Query(max_length=128)] = None,
 ) -> Any:
-    """Accepted, duplicate, late and quarantined counts and freshness, per twin and source."""
+    """Accepted, duplicate, late, very-late and quarantined counts and freshness, per source."""
     now = platform.ingest.now()
     return {"data": [_quality_json(q, now) for q in platform.state.quality(caller.tenant, twin)]}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from twinops.config import Settings
 from twinops.errors import InvalidInput, NotFound
 from twinops.ingest.admission import AdmissionGate
-from twinops.ingest.pipeline import IngestService, field_names
+from twinops.ingest.pipeline import IngestService
 from twinops.models.service import ModelService
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
@@ -97,7 +97,7 @@ def model_fields(models: ModelService) -> FieldCatalog:
 
     def fields(tenant: str, dtmi: str) -> frozenset[str] | None:
         try:
-            return field_names(models.resolve(tenant, dtmi))
+            return models.resolve(tenant, dtmi).field_names()
         except (NotFound, InvalidInput):
             return None
 

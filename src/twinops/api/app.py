@@ -11,6 +11,7 @@ from twinops.api.limits import BodySizeLimit, RateLimiter
 from twinops.api.problems import install_problem_handlers
 from twinops.api.routes import (
     events,
+    export,
     external_ids,
     health,
     models,
@@ -63,6 +64,7 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         security.router,
         telemetry.router,
         retention.router,
+        export.router,
     ):
         app.include_router(router)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twinops.cli import models, retention, security, twins
+from twinops.cli import models, retention, security, telemetry, twins
 from twinops.cli.context import ConfigOption, DataDirOption, settings_for
 from twinops.config import env_name
 
@@ -21,6 +21,7 @@ app.add_typer(twins.app, name="twins")
 app.add_typer(security.keys, name="keys")
 app.add_typer(security.audit, name="audit")
 app.add_typer(retention.app, name="retention")
+app.add_typer(telemetry.app, name="telemetry")
 app.command("query")(twins.query)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="bind address (127.0.0.1)")]

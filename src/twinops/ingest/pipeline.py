@@ -14,7 +14,7 @@ from typing import Any
 
 from twinops.errors import InvalidInput, NotFound, Violation
 from twinops.ingest.units import convert
-from twinops.models.dtdl import Component, Property, Telemetry, validate_value
+from twinops.models.dtdl import validate_value
 from twinops.models.service import ModelService, ResolvedModel
 from twinops.state.entities import AcceptedPoint, ApplyResult, PointFlag, Rejected
 from twinops.state.store import StateStore
@@ -168,7 +168,7 @@ class _BatchChecker:
             return self._reject(
                 raw, "twin", "twinExists", f"twin {twin_id} does not exist", twin_id
             )
-        content = _field(model, name)
+        content = model.field(name)
         if content is None:
             return self._reject(
                 raw,
@@ -261,22 +261,3 @@ class _BatchChecker:
         self, raw: Any, violation: Violation, twin_id: str | None, name: str | None
     ) -> Rejected:
         return self._reject(raw, violation.field, violation.rule, violation.message, twin_id, name)
-
-
-def _field(model: ResolvedModel, name: str) -> Telemetry | Property | None:
-    """The telemetry or property a point name addresses (``component.field`` for components)."""
-    head, _, rest = name.partition(".")
-    content = model.contents.get(head)
-    if rest:
-        if isinstance(content, Component) and head in model.components:
-            return _field(model.components[head], rest)
-        return None
-    return content if isinstance(content, Telemetry | Property) else None
-
-
-def field_names(model: ResolvedModel) -> frozenset[str]:
-    """Every name a point may address on ``model``: its fields and ``component.field``."""
-    names = {n for n, c in model.contents.items() if isinstance(c, Telemetry | Property)}
-    for head, component in model.components.items():
-        names.update(f"{head}.{rest}" for rest in field_names(component))
-    return frozenset(names)

@@ -17,6 +17,8 @@ from twinops.models.dtdl import (
     DtdlProblem,
     DtdlSource,
     ParseResult,
+    Property,
+    Telemetry,
     parse_documents,
 )
 from twinops.models.entities import CompatibilityReport, StoredModel, UploadResult, split_dtmi
@@ -36,6 +38,23 @@ class ResolvedModel:
     contents: Mapping[str, Content]
     ancestors: frozenset[str]
     components: Mapping[str, ResolvedModel]
+
+    def field(self, name: str) -> Telemetry | Property | None:
+        """The telemetry or property a point name addresses (``component.field`` for components)."""
+        head, _, rest = name.partition(".")
+        content = self.contents.get(head)
+        if rest:
+            if isinstance(content, Component) and head in self.components:
+                return self.components[head].field(rest)
+            return None
+        return content if isinstance(content, Telemetry | Property) else None
+
+    def field_names(self) -> frozenset[str]:
+        """Every name a point may address: the fields, and ``component.field``."""
+        names = {n for n, c in self.contents.items() if isinstance(c, Telemetry | Property)}
+        for head, component in self.components.items():
+            names.update(f"{head}.{rest}" for rest in component.field_names())
+        return frozenset(names)
 
 
 def content_hash(document: Any) -> str:

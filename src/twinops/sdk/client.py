@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -61,12 +61,16 @@ class Client:
         """Send a request and raise :class:`ApiError` on a 4xx/5xx answer."""
         response = self._http.request(method, path, **kwargs)
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-            raise ApiError(response.status_code, problem)
+            self._raise(response)
         return response
+
+    @staticmethod
+    def _raise(response: httpx.Response) -> NoReturn:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+        raise ApiError(response.status_code, problem)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
@@ -193,6 +197,41 @@ class Client:
             params["subject"] = subject
         result: list[dict[str, Any]] = self._json("GET", "/v1/events", params=params)["data"]
         return result
+
+    # -- telemetry ------------------------------------------------------------------------
+
+    def ingest(
+        self, points: Sequence[Mapping[str, Any]], *, source: str | None = None
+    ) -> dict[str, Any]:
+        """Send a batch of points; answers accepted/duplicates/late/quarantined and errors."""
+        params = {"source": source} if source else None
+        body = [dict(p) for p in points]
+        result: dict[str, Any] = self._json("POST", "/v1/telemetry", json=body, params=params)
+        return result
+
+    def export(
+        self,
+        twin_id: str,
+        fields: Sequence[str],
+        out: BinaryIO,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        format: str = "csv",
+    ) -> int:
+        """Stream fields of a twin over [start, end) as CSV or Parquet into ``out``; bytes."""
+        params: dict[str, Any] = {"fields": list(fields), "format": format}
+        params.update({k: v for k, v in (("start", start), ("end", end)) if v is not None})
+        path = f"/v1/twins/{_seg(twin_id)}/export"
+        with self._http.stream("GET", path, params=params) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._raise(response)
+            written = 0
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                written += len(chunk)
+        return written
 
     # -- security -------------------------------------------------------------------------
 

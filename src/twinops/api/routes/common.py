@@ -8,6 +8,8 @@ from typing import Annotated, Any, TypeVar
 import orjson
 from fastapi import Query, Response
 
+from twinops.timeutil import parse_time
+
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
@@ -29,3 +31,18 @@ def json_response(
 def page_body(items: Iterable[T], next_cursor: str | None, render: Callable[[T], Any]) -> Any:
     """``{"data": [...], "next": cursor or null}``, the shape of every listing."""
     return {"data": [render(item) for item in items], "next": next_cursor}
+
+
+def query_time(value: str, name: str) -> int:
+    """A time query parameter (RFC 3339 or epoch seconds) as epoch microseconds."""
+    number: Any
+    try:
+        number = float(value)
+    except ValueError:
+        number = value
+    return parse_time(number, name)
+
+
+def optional_time(value: str | None, name: str) -> int | None:
+    """An optional time query parameter, None when absent."""
+    return None if value is None else query_time(value, name)

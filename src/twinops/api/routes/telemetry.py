@@ -9,28 +9,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from twinops.api.deps import Operator, PlatformDep, Viewer
-from twinops.api.routes.common import json_response
+from twinops.api.routes.common import json_response, optional_time, query_time
 from twinops.errors import InvalidInput
 from twinops.ingest.decode import decode_points
 from twinops.state.entities import FieldValue, Quality, QuarantineEntry, Sample, flag_names
-from twinops.timeutil import format_rfc3339, parse_time
+from twinops.timeutil import format_rfc3339
 
 router = APIRouter(prefix="/v1", tags=["telemetry"])
 
 TimeParam = Annotated[str | None, Query(max_length=64, description="RFC 3339 or epoch")]
-
-
-def _time(value: str | None, name: str) -> int | None:
-    return None if value is None else _required_time(value, name)
-
-
-def _required_time(value: str, name: str) -> int:
-    number: Any
-    try:
-        number = float(value)
-    except ValueError:
-        number = value
-    return parse_time(number, name)
 
 
 def _field_json(value: FieldValue, now: int) -> dict[str, Any]:
@@ -43,8 +30,20 @@ def _field_json(value: FieldValue, now: int) -> dict[str, Any]:
     }
 
 
+SourceParam = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
+        description="what the points come from (e.g. file:pumps.csv), kept in data quality",
+    ),
+]
+
+
 @router.post("/telemetry", operation_id="telemetry-ingest")
-async def ingest(platform: PlatformDep, caller: Operator, request: Request) -> Any:
+async def ingest(
+    platform: PlatformDep, caller: Operator, request: Request, source: SourceParam = None
+) -> Any:
     """Ingest a JSON array or NDJSON of points; answers accepted/duplicate/late/quarantined.
 
     Under overload the answer is 503 with Retry-After before the body is read: the batch is
@@ -63,17 +62,22 @@ async def ingest(platform: PlatformDep, caller: Operator, request: Request) -> A
             platform.ingest.ingest,
             caller.tenant,
             points,
-            source=f"http:{caller.key_id or caller.subject}",
+            source=_source_label(source, f"http:{caller.key_id or caller.subject}"),
             undecodable=[(b.index, b.text, b.reason) for b in bad],
         )
     return json_response(report.to_json())
+
+
+def _source_label(declared: str | None, channel: str) -> str:
+    """The channel, prefixed with what the caller says the points come from."""
+    return channel if declared is None else f"{declared}@{channel}"
 
 
 @router.get("/twins/{twin_id}/state", operation_id="telemetry-state")
 def twin_state(platform: PlatformDep, caller: Viewer, twin_id: str, as_of: TimeParam = None) -> Any:
     """Every field's latest-event value, now or as of a past time."""
     platform.twins.get(caller.tenant, twin_id)
-    at = _time(as_of, "as_of")
+    at = optional_time(as_of, "as_of")
     now = platform.ingest.now()
     if at is None:
         fields = platform.state.current(caller.tenant, twin_id)
@@ -110,8 +114,8 @@ def history(
         caller.tenant,
         twin_id,
         name,
-        start=_time(start, "start"),
-        end=_time(end, "end"),
+        start=optional_time(start, "start"),
+        end=optional_time(end, "end"),
         limit=limit,
         after=after,
     )
@@ -139,7 +143,7 @@ def windows(
 ) -> Any:
     """Count, mean, min, max and last per interval, for charts and downsampling."""
     platform.twins.get(caller.tenant, twin_id)
-    start_us, end_us = _required_time(start, "start"), _required_time(end, "end")
+    start_us, end_us = query_time(start, "start"), query_time(end, "end")
     step = int(interval * 1_000_000)
     if end_us <= start_us or (end_us - start_us) // step > 100_000:
         raise InvalidInput.single(
@@ -180,7 +184,7 @@ class StateQuery(BaseModel):
 @router.post("/state/query", operation_id="telemetry-state_query")
 def state_of_query(platform: PlatformDep, caller: Viewer, body: StateQuery) -> Any:
     """The state of every twin a query selects, now or as of a past time, page by page."""
-    at = _time(body.asOf, "asOf")
+    at = optional_time(body.asOf, "asOf")
     page = platform.twins.query(
         caller.tenant,
         body.query,

@@ -92,14 +92,14 @@ def test_csv_export_round_trips_the_ingested_points(client: TestClient) -> None:
     response = export(client, "csv")
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == 'attachment; filename="pump-1-export.csv"'
-    assert response.text.splitlines()[0] == "time,name,value,value_json"
-    assert response.text.splitlines()[1] == "2026-01-01T00:00:00.000000Z,flowRate,10.0,"
+    assert response.text.splitlines()[0] == "time,name,value,value_json,flags"
+    assert response.text.splitlines()[1] == "2026-01-01T00:00:00.000000Z,flowRate,10.0,,veryLate"
     types = {"time": pa.string(), "value": pa.float64(), "value_json": pa.string()}
     table = pa_csv.read_csv(
         io.BytesIO(response.content),
         convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=True),
     )
-    assert table.column_names == ["time", "name", "value", "value_json"]
+    assert table.column_names == ["time", "name", "value", "value_json", "flags"]
     assert as_tuples(table) == expected(FIELDS)
 
 
@@ -133,11 +133,17 @@ def test_the_range_includes_start_and_excludes_end(client: TestClient, fmt: str)
 
 def test_an_empty_range_is_a_header_or_an_empty_table(client: TestClient) -> None:
     csv_text = export(client, "csv", start="2030-01-01T00:00:00Z").text
-    assert csv_text.splitlines() == ["time,name,value,value_json"]
+    assert csv_text.splitlines() == ["time,name,value,value_json,flags"]
     table = pq.read_table(
         io.BytesIO(export(client, "parquet", start="2030-01-01T00:00:00Z").content)
     )
-    assert table.num_rows == 0 and table.column_names == ["time", "name", "value", "value_json"]
+    assert table.num_rows == 0 and table.column_names == [
+        "time",
+        "name",
+        "value",
+        "value_json",
+        "flags",
+    ]
 
 
 def test_an_unknown_twin_is_404_and_so_is_another_tenants(
@@ -213,3 +219,16 @@ def test_long_histories_stream_page_by_page_merged_by_time(
         options = pa_csv.ConvertOptions(column_types=types, strings_can_be_null=True)
         table = pa_csv.read_csv(io.BytesIO(data), convert_options=options)
     assert as_tuples(table) == expected(FIELDS)
+
+
+def test_export_marks_very_late_points_and_only_those(
+    client: TestClient, platform: Platform
+) -> None:
+    fresh = platform.ingest.now() // 1_000_000
+    point = {"twin": "pump-1", "name": "speed", "value": 1500.0, "time": fresh}
+    assert client.post("/v1/telemetry", json=[point]).json()["accepted"] == 1
+    table = pq.read_table(io.BytesIO(export(client, "parquet", ["speed"]).content))
+    assert [(r["value"], r["flags"]) for r in table.to_pylist()] == [
+        (1450.0, "veryLate"),
+        (1500.0, ""),
+    ]

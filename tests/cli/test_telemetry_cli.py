@@ -130,6 +130,7 @@ def test_export_writes_parquet_and_csv_of_what_was_replayed(
             "name": "flowRate",
             "value": pytest.approx(7.2),
             "value_json": None,
+            "flags": "veryLate",  # 2026-01-01 is long past: a replay of old data is very late
         }
     ]
 

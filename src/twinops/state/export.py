@@ -1,14 +1,15 @@
 """Export a time range of a twin's fields as CSV or Parquet, streamed in bounded memory.
 
 The layout is *long*: one row per stored point, ordered by event time (then by the order
-the fields were asked for), with the same four columns in both formats:
+the fields were asked for), with the same five columns in both formats:
 
 - ``time``: the event time; RFC 3339 UTC text with microseconds in CSV
   (``2026-01-31T12:00:00.000000Z``), ``timestamp[us, tz=UTC]`` in Parquet;
 - ``name``: the field (``component.field`` for a component's);
 - ``value``: numbers, as float64 (empty / null for other values);
 - ``value_json``: any other value (text, booleans, objects) as JSON text (empty / null
-  for numbers).
+  for numbers);
+- ``flags``: the marks the point carries, ``;``-separated (``veryLate``), empty when none.
 
 Keeping numbers and other values apart gives every column one type, so a reader never has to
 guess, and the two formats read back to the same table. Each field is read page by page
@@ -31,18 +32,20 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from twinops.state.entities import flag_names
 from twinops.state.store import StateStore
 from twinops.timeutil import format_rfc3339
 
 ExportFormat = Literal["csv", "parquet"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
-COLUMNS = ("time", "name", "value", "value_json")
+COLUMNS = ("time", "name", "value", "value_json", "flags")
 PARQUET_SCHEMA = pa.schema(
     [
         pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("name", pa.string(), nullable=False),
         pa.field("value", pa.float64()),
         pa.field("value_json", pa.string()),
+        pa.field("flags", pa.string(), nullable=False),
     ]
 )
 PAGE_SIZE = 10_000
@@ -55,6 +58,7 @@ class ExportRow:
     time: int
     name: str
     value: Any
+    flags: str = ""
 
     @property
     def number(self) -> float | None:
@@ -106,7 +110,8 @@ def _field_rows(
             after=after,
         )
         for sample in page.items:
-            yield sample.time, index, ExportRow(sample.time, name, sample.value)
+            marks = ";".join(flag_names(sample.flags))
+            yield sample.time, index, ExportRow(sample.time, name, sample.value, marks)
         if page.next is None or not page.items:
             return
         after = page.items[-1].time
@@ -142,6 +147,7 @@ def csv_chunks(points: Iterable[ExportRow], chunk_rows: int = PAGE_SIZE) -> Iter
                     row.name,
                     "" if number is None else repr(number),
                     row.json_text or "",
+                    row.flags,
                 )
             )
         yield _take(buffer)
@@ -201,6 +207,7 @@ def _table(batch: Sequence[ExportRow]) -> Any:
             pa.array([r.name for r in batch], type=pa.string()),
             pa.array([r.number for r in batch], type=pa.float64()),
             pa.array([r.json_text for r in batch], type=pa.string()),
+            pa.array([r.flags for r in batch], type=pa.string()),
         ],
         schema=PARQUET_SCHEMA,
     )

@@ -486,23 +486,47 @@ AUTH_HEADERS = {"Authorization": f"Bearer {BENCH_KEY}"}
 
 
 def start_server(
-    name: str, argv: list[str], port: int, ready_path: str, *, timeout: float = 120.0
+    name: str,
+    argv: list[str],
+    port: int,
+    ready_path: str,
+    *,
+    timeout: float = 120.0,
+    env: dict[str, str] | None = None,
+    output: Path | None = None,
 ) -> Server:
-    """Start ``argv`` and wait until GET ``ready_path`` answers 200."""
+    """Start ``argv`` (with ``env`` added to the environment); wait for GET ``ready_path``.
+
+    The server's stdout and stderr go to ``output`` when given, else nowhere.
+    """
     import httpx
 
     log(f"starting {name}: {' '.join(argv)}")
     # Access logs go nowhere: the same for every server measured, and not the benchmark's output.
     # No rate limit: the benchmark measures the server, not its per-key throttle.
-    env = {**os.environ, "TWINOPS_ADMIN_KEY": BENCH_KEY, "TWINOPS_RATE_LIMIT_PER_SECOND": "0"}
-    process = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env
-    )
+    full_env = {
+        **os.environ,
+        "TWINOPS_ADMIN_KEY": BENCH_KEY,
+        "TWINOPS_RATE_LIMIT_PER_SECOND": "0",
+        **(env or {}),
+    }
+    sink: Any = output.open("ab") if output is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            argv, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=full_env
+        )
+    finally:
+        if output is not None:
+            sink.close()
     server = Server(process, port, name)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} before it was ready")
+            tail = output.read_text(errors="replace")[-3000:] if output is not None else ""
+            raise RuntimeError(
+                f"{name} exited with {process.returncode} before it was ready"
+                + (f"; its output ends with:\n{tail}" if tail else "")
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(server.url + ready_path, timeout=2).status_code == 200:
                 return server
@@ -511,8 +535,14 @@ def start_server(
     raise RuntimeError(f"{name} was not ready after {timeout} s")
 
 
-def twinops_server(data_dir: Path, port: int, workers: int = 1) -> Server:
-    """``twinops serve`` on a prepared data folder."""
+def twinops_server(
+    data_dir: Path,
+    port: int,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    output: Path | None = None,
+) -> Server:
+    """``twinops serve`` on a prepared data folder (``env``: extra environment variables)."""
     argv = [
         sys.executable,
         "-m",
@@ -527,7 +557,7 @@ def twinops_server(data_dir: Path, port: int, workers: int = 1) -> Server:
         "--workers",
         str(workers),
     ]
-    return start_server("twinops serve", argv, port, "/healthz")
+    return start_server("twinops serve", argv, port, "/healthz", env=env, output=output)
 
 
 def bare_server(port: int, body_file: Path, workers: int = 1) -> Server:
@@ -618,3 +648,213 @@ def run_wrk(
         "errors": raw["errors"],
         "latency_ms": {k: round(v / 1000, 3) for k, v in lat.items()},
     }
+
+
+# -- telemetry ------------------------------------------------------------------------------
+
+TELEMETRY_START_US = 1_751_263_200_000_000
+"""2025-06-30T06:00:00Z, the example telemetry generator's default start."""
+
+# Per model: (field, base value, relative daily swing, decimals, (canonical symbol, foreign
+# symbol or None)). Values are in the model's canonical unit; a foreign symbol is what a
+# misconfigured imperial gateway sends (the value converted to it).
+_STREAM_FIELDS: dict[str, tuple[tuple[str, float, float, int, tuple[str, str | None]], ...]] = {
+    PUMP: (
+        ("flowRate", 150.0, 0.25, 3, ("m³/h", "gal/min")),
+        ("dischargePressure", 450.0, 0.15, 2, ("kPa", "psi")),
+        ("suctionPressure", 120.0, 0.05, 2, ("kPa", "psi")),
+        ("vibration", 0.15, 0.3, 4, ("g", None)),
+        ("fluidTemperature", 25.0, 0.1, 2, ("°C", "degF")),
+        ("speed", 1480.0, 0.2, 1, ("rpm", None)),
+        ("motor.current", 60.0, 0.25, 2, ("A", None)),
+        ("motor.voltage", 400.0, 0.01, 1, ("V", None)),
+        ("motor.power", 35.0, 0.4, 3, ("kW", None)),
+        ("motor.windingTemperature", 70.0, 0.15, 2, ("°C", "degF")),
+    ),
+    STATION: (
+        ("inletPressure", 150.0, 0.05, 2, ("kPa", "psi")),
+        ("outletPressure", 500.0, 0.1, 2, ("kPa", "psi")),
+    ),
+    SENSOR: (("reading", 0.2, 0.3, 4, ("", None)),),
+}
+_FOREIGN = {
+    "gal/min": lambda v: v / 0.22712470704,
+    "psi": lambda v: v / 6.894757293168361,
+    "degF": lambda v: v * 9.0 / 5.0 + 32.0,
+}
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One twin field that reports telemetry, and how its device formats points."""
+
+    twin_id: str
+    name: str
+    base: float
+    swing: float
+    decimals: int
+    unit: str | None
+    """The unit sent with each point (None: the field's canonical unit, not sent)."""
+    epoch_time: bool
+    """The device stamps epoch seconds instead of RFC 3339 text."""
+    with_id: bool
+    """The device numbers its messages (an ``id`` per point)."""
+    phase: float
+
+
+def telemetry_streams(n_twins: int, *, id_fraction: float = 0.0, seed: int = 7) -> list[Stream]:
+    """Every telemetry field of a fleet of ``n_twins`` (the :class:`FleetBatches` layout).
+
+    Pumps report their 10 fields, stations their 2 pressures, sensors their reading. Device
+    habits are per twin and deterministic: 1 in 10 sends imperial units where the field has
+    one (psi, gal/min, °F), 1 in 10 spells out the canonical unit (kPa, m³/h, °C, rpm...),
+    the others send no unit; 1 in 8 stamps epoch seconds; ``id_fraction`` of them number
+    their points with message ids.
+    """
+    rng = random.Random(seed)
+    streams: list[Stream] = []
+    index = 0
+    for record in _layout(n_twins):
+        twins: list[tuple[str, str]] = []
+        if record.station_id is not None:
+            twins.append((STATION, record.station_id))
+        for pump_id, sensors in record.pumps:
+            twins.append((PUMP, pump_id))
+            twins.extend((SENSOR, s) for s in sensors)
+        for model, twin_id in twins:
+            index += 1
+            style = index % 10
+            epoch = index % 8 == 5
+            with_id = rng.random() < id_fraction
+            for name, base, swing, decimals, (symbol, foreign) in _STREAM_FIELDS[model]:
+                unit: str | None = None
+                if style == 3 and foreign is not None:
+                    unit = foreign
+                elif style == 7 and symbol:
+                    unit = symbol
+                streams.append(
+                    Stream(
+                        twin_id,
+                        name,
+                        base * rng.uniform(0.8, 1.2),
+                        swing,
+                        decimals,
+                        unit,
+                        epoch,
+                        with_id,
+                        rng.uniform(0, 6.283),
+                    )
+                )
+    return streams
+
+
+def rfc3339_us(us: int) -> str:
+    """Epoch microseconds as RFC 3339 text (``Z``; milliseconds when not whole seconds)."""
+    seconds, micros = divmod(us, 1_000_000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{text}.{micros // 1000:03d}Z" if micros else f"{text}Z"
+
+
+def telemetry_point(
+    stream: Stream, t_us: int, time_text: str, rng: random.Random, *, with_twin: bool = True
+) -> tuple[dict[str, Any], float]:
+    """A raw ingest point of ``stream`` at ``t_us``, and its value in the canonical unit."""
+    import math
+
+    daily = math.sin(6.283185307179586 * (t_us / 86_400e6) + stream.phase)
+    canonical = round(
+        stream.base * (1.0 + stream.swing * daily + rng.gauss(0.0, 0.01)), stream.decimals
+    )
+    sent = canonical
+    if stream.unit in _FOREIGN:
+        sent = round(_FOREIGN[stream.unit](canonical), stream.decimals + 1)
+    point: dict[str, Any] = {"twin": stream.twin_id} if with_twin else {}
+    point["name"] = stream.name
+    point["value"] = sent
+    point["time"] = t_us / 1e6 if stream.epoch_time else time_text
+    if stream.unit is not None:
+        point["unit"] = stream.unit
+    if stream.with_id:
+        point["id"] = f"{stream.twin_id}:{stream.name}:{t_us}"
+    return point, canonical
+
+
+Row = tuple[str, str, int, float, str | None]
+"""A point as the bare baselines store it: twin, field, event time (µs), canonical value, id."""
+
+
+def telemetry_batches(
+    streams: Sequence[Stream],
+    total: int,
+    batch_size: int,
+    *,
+    start_us: int = TELEMETRY_START_US,
+    step_us: int = 1_000_000,
+    seed: int = 7,
+) -> Iterator[tuple[list[dict[str, Any]], list[Row]]]:
+    """``total`` points in batches: every stream once per step, in event-time order.
+
+    Each batch comes with the same points as bare rows (canonical values, µs times).
+    """
+    rng = random.Random(seed)
+    points: list[dict[str, Any]] = []
+    rows: list[Row] = []
+    made = 0
+    tick = 0
+    while made < total:
+        t_us = start_us + tick * step_us
+        text = rfc3339_us(t_us)
+        for stream in streams:
+            point, canonical = telemetry_point(stream, t_us, text, rng)
+            points.append(point)
+            rows.append((stream.twin_id, stream.name, t_us, canonical, point.get("id")))
+            made += 1
+            if len(points) == batch_size or made == total:
+                yield points, rows
+                points, rows = [], []
+                if made == total:
+                    return
+        tick += 1
+
+
+# -- bare SQLite shaped like ours -----------------------------------------------------------
+
+
+def twinops_ddl(db_path: Path, tables: Sequence[str]) -> list[str]:
+    """The CREATE TABLE / CREATE INDEX statements of ``tables`` in a twinops SQLite file.
+
+    Read from the live schema, so the bare baselines keep the shape of ours as it changes.
+    """
+    conn = sqlite3.connect(db_path)
+    try:
+        statements: list[str] = []
+        for table in tables:
+            found = conn.execute(
+                "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL"
+                " ORDER BY type = 'index', name",
+                (table,),
+            ).fetchall()
+            if not found:
+                raise RuntimeError(f"{db_path} has no table {table}")
+            statements.extend(sql for _, sql in found)
+        return statements
+    finally:
+        conn.close()
+
+
+def bare_sqlite_connect(path: Path) -> sqlite3.Connection:
+    """A sqlite3 connection with twinops's PRAGMAs (storage/database.py), autocommit mode."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """A copy of a closed data folder (so each measurement starts from the same fleet)."""
+    import shutil
+
+    shutil.copytree(source, target)
+    return target

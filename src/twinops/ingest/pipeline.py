@@ -91,6 +91,7 @@ class IngestService:
         message on the wrong topic, say); they are quarantined in the same transaction.
         """
         checker = _BatchChecker(tenant, self._twins, self._models, source)
+        checker.prefetch(raw_points)
         accepted: list[AcceptedPoint] = []
         rejected = list(rejected)
         errors: list[dict[str, Any]] = [
@@ -235,6 +236,26 @@ class _BatchChecker:
         return self._reject(
             raw, "twin", "required", "give 'twin' (an id) or 'externalId' {system, id}"
         )
+
+    def prefetch(self, raw_points: Sequence[Any]) -> None:
+        """Look up the models of every twin the batch names, in one read."""
+        named = {
+            raw["twin"]
+            for raw in raw_points
+            if isinstance(raw, Mapping) and isinstance(raw.get("twin"), str)
+        }
+        if not named:
+            return
+        dtmis = self.twins.models_of(self.tenant, sorted(named))
+        for twin_id in named:
+            dtmi = dtmis.get(twin_id)
+            self._model_of[twin_id] = None if dtmi is None else self._resolve(dtmi)
+
+    def _resolve(self, dtmi: str) -> ResolvedModel | None:
+        try:
+            return self.models.resolve(self.tenant, dtmi)
+        except (NotFound, InvalidInput):
+            return None
 
     def _model(self, twin_id: str) -> ResolvedModel | None:
         if twin_id not in self._model_of:

@@ -24,6 +24,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+# A value column that is empty for numbers: Python None is SQL NULL, not the JSON text 'null'.
+OptionalJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 TENANT = 64
 ID = 128
 DTMI = 2048
@@ -166,7 +168,7 @@ telemetry = Table(
     Column("name", String(512), primary_key=True),
     Column("event_time", BigInteger, primary_key=True, autoincrement=False),
     Column("value_num", Float, nullable=True, comment="numeric values, for windows"),
-    Column("value_json", JsonDocument, nullable=True, comment="other values"),
+    Column("value_json", OptionalJson, nullable=True, comment="other values"),
     Column("ingest_time", BigInteger, nullable=False),
     Column("source", String(256), nullable=False),
     Column("flags", Integer, nullable=False, server_default="0", comment="PointFlag bits"),
@@ -181,7 +183,7 @@ current_state = Table(
     Column("name", String(512), primary_key=True),
     Column("event_time", BigInteger, nullable=False),
     Column("value_num", Float, nullable=True),
-    Column("value_json", JsonDocument, nullable=True),
+    Column("value_json", OptionalJson, nullable=True),
     Column("ingest_time", BigInteger, nullable=False),
     Column("source", String(256), nullable=False),
 )

@@ -30,11 +30,13 @@ from twinops.storage.schema import (
     quarantine,
     telemetry,
 )
-from twinops.storage.upsert import add_counts, insert_ignoring_conflicts, upsert
+from twinops.storage.upsert import add_counts, insert_ignoring_conflicts, insert_statement, upsert
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.store import Page
 
 _CHUNK = 400
+# Rows per multi-row INSERT: under SQLite's 32,766 bound parameters at 9 columns a row.
+_INSERT_CHUNK = 2000
 
 
 def _split(value: Any) -> tuple[float | None, Any]:
@@ -57,6 +59,27 @@ def _value_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> dict[str,
         "ingest_time": ingest_time,
         "source": point.source,
     }
+
+
+def _history_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> dict[str, Any]:
+    """A point as a row of ``telemetry``."""
+    row = _value_row(tenant, point, ingest_time)
+    row["flags"] = int(point.flags)
+    return row
+
+
+def _conflict(point: AcceptedPoint, stored: Any) -> Rejected:
+    """A point refused because its field already holds another value at its event time."""
+    return Rejected(
+        point.source,
+        {"twin": point.twin_id, "name": point.name, "time": point.event_time, "value": point.value},
+        "value",
+        "conflictingValue",
+        f"{point.twin_id}.{point.name} already has the value {stored!r} at this event time;"
+        " a point is immutable once stored",
+        point.twin_id,
+        point.name,
+    )
 
 
 def _joined(value_num: float | None, value_json: Any) -> Any:
@@ -88,13 +111,8 @@ class SqlStateStore(StateStore):
     ) -> ApplyResult:
         with self._db.write() as conn:
             fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
-            new, duplicates, conflicts = self._classify(conn, tenant, fresh)
+            new, duplicates, conflicts = self._insert_history(conn, tenant, fresh, ingest_time)
             rejected = [*rejected, *conflicts]
-            insert_ignoring_conflicts(
-                conn,
-                telemetry,
-                [{**_value_row(tenant, p, ingest_time), "flags": int(p.flags)} for p in new],
-            )
             late = self._apply_current(conn, tenant, new, ingest_time)
             self._quarantine(conn, tenant, rejected, ingest_time)
             self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
@@ -133,50 +151,63 @@ class SqlStateStore(StateStore):
             fresh.append(p)
         return fresh, repeated
 
-    def _classify(
-        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint]
+    def _insert_history(
+        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
     ) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[Rejected]]:
-        """Split points into new ones, duplicates of stored ones, and conflicting ones."""
-        stored: dict[tuple[str, str, int], Any] = {}
-        by_field: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for p in points:
-            by_field[p.twin_id, p.name].append(p.event_time)
-        for (twin_id, name), times in by_field.items():
-            stmt = select(
-                telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json
-            ).where(
-                telemetry.c.tenant == tenant,
-                telemetry.c.twin_id == twin_id,
-                telemetry.c.name == name,
-                telemetry.c.event_time >= min(times),
-                telemetry.c.event_time <= max(times),
-            )
-            for row in conn.execute(stmt):
-                stored[twin_id, name, row.event_time] = _joined(row.value_num, row.value_json)
-        new: list[AcceptedPoint] = []
+        """Insert new points into history; split the rest into duplicates and conflicts.
+
+        Insert first and read back only what the database refused (``ON CONFLICT DO NOTHING
+        RETURNING``): in the common case nothing is stored yet, and no lookup is needed.
+        """
+        first: dict[tuple[str, str, int], AcceptedPoint] = {}
         duplicates: list[AcceptedPoint] = []
         conflicts: list[Rejected] = []
         for p in points:
             key = (p.twin_id, p.name, p.event_time)
-            if key not in stored:
-                stored[key] = p.value
-                new.append(p)
-            elif _same(stored[key], p.value):
+            prior = first.get(key)
+            if prior is None:
+                first[key] = p
+            elif _same(prior.value, p.value):
                 duplicates.append(p)
             else:
-                conflicts.append(
-                    Rejected(
-                        p.source,
-                        {"twin": p.twin_id, "name": p.name, "time": p.event_time, "value": p.value},
-                        "value",
-                        "conflictingValue",
-                        f"{p.twin_id}.{p.name} already has the value {stored[key]!r} at this event"
-                        " time; a point is immutable once stored",
-                        p.twin_id,
-                        p.name,
-                    )
-                )
+                conflicts.append(_conflict(p, prior.value))
+        candidates = list(first.values())
+        inserted: set[tuple[str, str, int]] = set()
+        stmt = (
+            insert_statement(conn, telemetry)
+            .on_conflict_do_nothing()
+            .returning(telemetry.c.twin_id, telemetry.c.name, telemetry.c.event_time)
+        )
+        for chunk in _chunks(candidates, _INSERT_CHUNK):
+            rows = [_history_row(tenant, p, now) for p in chunk]
+            inserted.update(tuple(row) for row in conn.execute(stmt, rows))
+        refused = [p for k, p in first.items() if k not in inserted]
+        stored = self._stored_values(conn, tenant, refused)
+        new = [p for k, p in first.items() if k in inserted]
+        for p in refused:
+            value = stored.get((p.twin_id, p.name, p.event_time))
+            if _same(value, p.value):
+                duplicates.append(p)
+            else:
+                conflicts.append(_conflict(p, value))
         return new, duplicates, conflicts
+
+    def _stored_values(
+        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint]
+    ) -> dict[tuple[str, str, int], Any]:
+        """The stored values at the (field, event time) of ``points``."""
+        stored: dict[tuple[str, str, int], Any] = {}
+        keys = [(p.twin_id, p.name, p.event_time) for p in points]
+        columns = (telemetry.c.twin_id, telemetry.c.name, telemetry.c.event_time)
+        for chunk in _chunks(keys):
+            stmt = select(*columns, telemetry.c.value_num, telemetry.c.value_json).where(
+                telemetry.c.tenant == tenant, tuple_(*columns).in_(chunk)
+            )
+            for row in conn.execute(stmt):
+                stored[row.twin_id, row.name, row.event_time] = _joined(
+                    row.value_num, row.value_json
+                )
+        return stored
 
     def _apply_current(
         self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -255,6 +255,17 @@ class SqlTwinStore(TwinStore):
     def get_twin(self, tenant: str, twin_id: str) -> Twin | None:
         with self._db.read() as conn:
             return _get_twin(conn, tenant, twin_id)
+
+    def twin_models(self, tenant: str, twin_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = sorted(set(twin_ids))
+        with self._db.read() as conn:
+            for start in range(0, len(unique), _CHUNK):
+                stmt = select(twins.c.twin_id, twins.c.model).where(
+                    twins.c.tenant == tenant, twins.c.twin_id.in_(unique[start : start + _CHUNK])
+                )
+                found.update({row.twin_id: row.model for row in conn.execute(stmt)})
+        return found
 
     def list_twins(
         self, tenant: str, *, model: str | None = None, limit: int = 100, after: str | None = None

@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from twinops.storage.schema import data_quality
 
 
-def _insert(conn: Connection, table: Table) -> Any:
+def insert_statement(conn: Connection, table: Table) -> Any:
+    """An INSERT of the connection's dialect, which has ``on_conflict_do_*``."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -22,7 +23,7 @@ def insert_ignoring_conflicts(
 ) -> None:
     """Insert rows; a row whose key already exists is left as it is."""
     if rows:
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+        conn.execute(insert_statement(conn, table).on_conflict_do_nothing(), list(rows))
 
 
 def upsert(
@@ -36,7 +37,7 @@ def upsert(
     """Insert rows or update the existing ones; with ``where_newer``, only if that column grows."""
     if not rows:
         return
-    stmt = _insert(conn, table)
+    stmt = insert_statement(conn, table)
     updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
     condition = table.c[where_newer] < stmt.excluded[where_newer] if where_newer else None
     conn.execute(
@@ -53,7 +54,7 @@ def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     table = data_quality
-    stmt = _insert(conn, table)
+    stmt = insert_statement(conn, table)
     greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
     newer = greatest(
         func.coalesce(table.c.last_event_time, stmt.excluded.last_event_time),

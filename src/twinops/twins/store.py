@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -103,6 +104,10 @@ class TwinStore(ABC):
     @abstractmethod
     def get_twin(self, tenant: str, twin_id: str) -> Twin | None:
         """The twin, or None."""
+
+    @abstractmethod
+    def twin_models(self, tenant: str, twin_ids: Sequence[str]) -> dict[str, str]:
+        """The model of each twin among ``twin_ids`` that exists."""
 
     @abstractmethod
     def list_twins(

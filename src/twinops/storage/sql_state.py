@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
 
 from twinops.state.entities import (
     AcceptedPoint,
@@ -332,31 +332,41 @@ class SqlStateStore(StateStore):
         result: dict[str, dict[str, FieldValue]] = {t: {} for t in twin_ids}
         with self._db.read() as conn:
             for chunk in _chunks(list(twin_ids)):
-                latest = (
-                    select(
-                        telemetry.c.twin_id,
-                        telemetry.c.name,
-                        func.max(telemetry.c.event_time).label("event_time"),
-                    )
+                # One index seek per field for the newest event at or before ``at`` (fields are
+                # known from current state), then the rows by key: two index-driven reads,
+                # instead of grouping a twin's whole history.
+                before = telemetry.alias("before")
+                newest = (
+                    select(func.max(before.c.event_time))
                     .where(
-                        telemetry.c.tenant == tenant,
-                        telemetry.c.twin_id.in_(chunk),
-                        telemetry.c.event_time <= at,
+                        before.c.tenant == current_state.c.tenant,
+                        before.c.twin_id == current_state.c.twin_id,
+                        before.c.name == current_state.c.name,
+                        before.c.event_time <= at,
                     )
-                    .group_by(telemetry.c.twin_id, telemetry.c.name)
-                    .subquery()
+                    .scalar_subquery()
                 )
-                stmt = select(telemetry).join(
-                    latest,
-                    and_(
-                        telemetry.c.tenant == tenant,
-                        telemetry.c.twin_id == latest.c.twin_id,
-                        telemetry.c.name == latest.c.name,
-                        telemetry.c.event_time == latest.c.event_time,
-                    ),
+                seek = select(current_state.c.twin_id, current_state.c.name, newest).where(
+                    current_state.c.tenant == tenant, current_state.c.twin_id.in_(chunk)
                 )
-                for row in conn.execute(stmt):
-                    result[row.twin_id][row.name] = _field(row)
+                keys = [tuple(row) for row in conn.execute(seek) if row[2] is not None]
+                for keys_chunk in _chunks(keys, 100):
+                    # OR of whole keys, tenant inside each term: every term is one primary-key
+                    # seek (SQLite does not seek for a row-value IN list).
+                    exact = or_(
+                        *(
+                            and_(
+                                telemetry.c.tenant == tenant,
+                                telemetry.c.twin_id == twin_id,
+                                telemetry.c.name == name,
+                                telemetry.c.event_time == event_time,
+                            )
+                            for twin_id, name, event_time in keys_chunk
+                        )
+                    )
+                    stmt = select(telemetry).where(exact)
+                    for row in conn.execute(stmt):
+                        result[row.twin_id][row.name] = _field(row)
         return result
 
     def history(

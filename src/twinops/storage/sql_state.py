@@ -21,6 +21,7 @@ from twinops.state.entities import (
     Window,
 )
 from twinops.state.store import StateStore
+from twinops.storage.bulk import insert_new_rows
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
 from twinops.storage.schema import (
@@ -30,13 +31,22 @@ from twinops.storage.schema import (
     quarantine,
     telemetry,
 )
-from twinops.storage.upsert import add_counts, insert_ignoring_conflicts, insert_statement, upsert
+from twinops.storage.upsert import add_counts, insert_ignoring_conflicts, upsert
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.store import Page
 
 _CHUNK = 400
-# Rows per multi-row INSERT: under SQLite's 32,766 bound parameters at 9 columns a row.
-_INSERT_CHUNK = 2000
+_HISTORY_COLUMNS = (
+    "tenant",
+    "twin_id",
+    "name",
+    "event_time",
+    "value_num",
+    "value_json",
+    "ingest_time",
+    "source",
+    "flags",
+)
 
 
 def _split(value: Any) -> tuple[float | None, Any]:
@@ -59,13 +69,6 @@ def _value_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> dict[str,
         "ingest_time": ingest_time,
         "source": point.source,
     }
-
-
-def _history_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> dict[str, Any]:
-    """A point as a row of ``telemetry``."""
-    row = _value_row(tenant, point, ingest_time)
-    row["flags"] = int(point.flags)
-    return row
 
 
 def _conflict(point: AcceptedPoint, stored: Any) -> Rejected:
@@ -171,16 +174,32 @@ class SqlStateStore(StateStore):
                 duplicates.append(p)
             else:
                 conflicts.append(_conflict(p, prior.value))
-        candidates = list(first.values())
-        inserted: set[tuple[str, str, int]] = set()
-        stmt = (
-            insert_statement(conn, telemetry)
-            .on_conflict_do_nothing()
-            .returning(telemetry.c.twin_id, telemetry.c.name, telemetry.c.event_time)
+        rows = []
+        for p in first.values():
+            value_num, value_json = _split(p.value)
+            rows.append(
+                (
+                    tenant,
+                    p.twin_id,
+                    p.name,
+                    p.event_time,
+                    value_num,
+                    value_json,
+                    now,
+                    p.source,
+                    int(p.flags),
+                )
+            )
+        inserted = set(
+            insert_new_rows(
+                conn,
+                telemetry,
+                _HISTORY_COLUMNS,
+                rows,
+                returning=("twin_id", "name", "event_time"),
+                json_columns=frozenset({"value_json"}),
+            )
         )
-        for chunk in _chunks(candidates, _INSERT_CHUNK):
-            rows = [_history_row(tenant, p, now) for p in chunk]
-            inserted.update(tuple(row) for row in conn.execute(stmt, rows))
         refused = [p for k, p in first.items() if k not in inserted]
         stored = self._stored_values(conn, tenant, refused)
         new = [p for k, p in first.items() if k in inserted]

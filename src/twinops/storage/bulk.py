@@ -7,10 +7,9 @@ driver. Only the hot path uses it; everything else stays on SQLAlchemy Core.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
-
-import json
 
 import orjson
 from sqlalchemy import Connection, Table

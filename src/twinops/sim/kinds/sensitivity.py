@@ -4,6 +4,7 @@ one-at-a-time effects, of each output's metric (final, mean or max over the hori
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -103,15 +104,7 @@ def _sobol(
                     rows[k].append(v)
             per_output[output] = entry
         summary[twin] = per_output
-    table = pa.table(
-        {
-            "twin": pa.array(rows["twin"], pa.string()).dictionary_encode(),
-            "output": pa.array(rows["output"], pa.string()).dictionary_encode(),
-            "parameter": pa.array(rows["parameter"], pa.string()).dictionary_encode(),
-            **{k: pa.array(rows[k], pa.float64()) for k in ("S1", "S1_conf", "ST", "ST_conf")},
-        }
-    )
-    return table, summary
+    return _indices_table(rows, ("S1", "S1_conf", "ST", "ST_conf")), summary
 
 
 def _oat(
@@ -156,12 +149,16 @@ def _oat(
                     rows[k].append(v)
             per_output[output] = entry
         summary[twin] = per_output
-    table = pa.table(
+    return _indices_table(rows, columns), summary
+
+
+def _indices_table(rows: Mapping[str, Sequence[Any]], figures: Sequence[str]) -> Any:
+    """One row per (twin, output, parameter) with its float figures."""
+    return pa.table(
         {
             "twin": pa.array(rows["twin"], pa.string()).dictionary_encode(),
             "output": pa.array(rows["output"], pa.string()).dictionary_encode(),
             "parameter": pa.array(rows["parameter"], pa.string()).dictionary_encode(),
-            **{k: pa.array(rows[k], pa.float64()) for k in columns},
+            **{k: pa.array(rows[k], pa.float64()) for k in figures},
         }
     )
-    return table, summary

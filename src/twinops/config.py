@@ -48,6 +48,20 @@ class Settings:
     mqtt_receive_maximum: int = 1000
     mqtt_batch_points: int = 5000
     mqtt_session_expiry_seconds: int = 7 * 86400
+    # Jobs (scenarios, calibration): where attempts run, how many at once, limits per tenant.
+    jobs_executor: str = "local"  # local (a process pool) or ray
+    jobs_workers: int = 2  # attempts running at once on this server
+    jobs_max_concurrent_per_tenant: int = 4
+    jobs_max_queued_per_tenant: int = 10_000
+    jobs_timeout_seconds: float = 3600.0  # a job's default timeout
+    jobs_max_timeout_seconds: float = 86_400.0  # the most a spec's timeoutSeconds may ask
+    jobs_max_attempts: int = 3  # attempts lost to the infrastructure before a job fails
+    jobs_retry_backoff_seconds: float = 2.0  # wait before a retry, doubled each time
+    jobs_lease_seconds: float = 30.0  # a running job whose runner stops renewing is re-queued
+    jobs_test_kinds: bool = False  # accept the test.* kinds (test suites and benchmarks only)
+    jobs_tenants: str = ""  # comma-separated: this server runs only these tenants' jobs
+    ray_address: str = ""  # with jobs_executor = "ray": a cluster address, empty: a local Ray
+    sim_max_steps: int = 10_000_000  # the most time steps (all runs together) one job may take
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,10 @@ from twinops.config import Settings
 from twinops.errors import InvalidInput, NotFound
 from twinops.ingest.admission import AdmissionGate
 from twinops.ingest.pipeline import IngestService
+from twinops.jobs.artifacts import FileArtifactStore
+from twinops.jobs.config import JobSettings
+from twinops.jobs.kinds import PrepareContext, default_kinds
+from twinops.jobs.service import JobService
 from twinops.models.service import ModelService
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
@@ -20,6 +24,7 @@ from twinops.state.retention_service import RetentionService
 from twinops.state.store import StateStore
 from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
+from twinops.storage.sql_jobs import SqlJobStore
 from twinops.storage.sql_models import SqlModelStore
 from twinops.storage.sql_retention import SqlRetentionStore
 from twinops.storage.sql_security import SqlSecurityStore
@@ -46,6 +51,7 @@ class Platform:
     state: StateStore
     ingest: IngestService
     retention: RetentionService
+    jobs: JobService
     gate: AdmissionGate = field(default_factory=lambda: AdmissionGate(64 * 1024 * 1024))
     mqtt: MqttConsumer | None = None
 
@@ -71,7 +77,10 @@ class Platform:
         retention = RetentionService(SqlRetentionStore(db), model_fields(models), clock)
         gate = AdmissionGate(settings.ingest_max_inflight_bytes)
         events = SqlEventStore(db)
-        return cls(settings, db, models, twins, events, security, state, ingest, retention, gate)
+        jobs = job_service(settings, db, models, twins, state, clock)
+        return cls(
+            settings, db, models, twins, events, security, state, ingest, retention, jobs, gate
+        )
 
     def start_mqtt(self) -> MqttConsumer:
         """Start consuming telemetry from the configured broker (``mqtt_url``)."""
@@ -84,12 +93,44 @@ class Platform:
             self.mqtt.start()
         return self.mqtt
 
+    def start_jobs(self) -> None:
+        """Run queued jobs in this process (``jobs_executor``: a local process pool or Ray)."""
+        from twinops.jobs.executors import make_executor
+
+        if self.jobs.runner is None:
+            self.jobs.start(make_executor(self.jobs.settings))
+
     def close(self) -> None:
-        """Stop the sources, then release the database connections."""
+        """Stop the sources and the job runner, then release the database connections."""
+        self.jobs.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
             self.mqtt = None
         self.db.dispose()
+
+
+def job_service(
+    settings: Settings,
+    db: Database,
+    models: ModelService,
+    twins: TwinService,
+    state: StateStore,
+    clock: Clock,
+) -> JobService:
+    """The job service: SQL queue, artifacts under ``<data_dir>/artifacts``, built-in kinds."""
+    job_settings = JobSettings.from_settings(settings)
+
+    def context(tenant: str) -> PrepareContext:
+        return PrepareContext(tenant, twins, state, models, job_settings.max_steps, clock)
+
+    return JobService(
+        SqlJobStore(db),
+        FileArtifactStore(settings.data_dir / "artifacts", durable=not db.is_sqlite),
+        default_kinds(test_kinds=job_settings.test_kinds),
+        job_settings,
+        context,
+        clock,
+    )
 
 
 def model_fields(models: ModelService) -> FieldCatalog:

@@ -14,6 +14,7 @@ from twinops.api.routes import (
     export,
     external_ids,
     health,
+    jobs,
     models,
     query,
     relationships,
@@ -65,6 +66,7 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         telemetry.router,
         retention.router,
         export.router,
+        jobs.router,
     ):
         app.include_router(router)
     return app

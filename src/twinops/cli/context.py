@@ -32,9 +32,16 @@ def settings_for(data_dir: Path | None = None, config: Path | None = None) -> Se
 
 @contextmanager
 def open_client(
-    url: str | None, data_dir: Path | None = None, config: Path | None = None
+    url: str | None,
+    data_dir: Path | None = None,
+    config: Path | None = None,
+    *,
+    run_jobs: bool = False,
 ) -> Iterator[Client]:
-    """A client for the server at ``url``, or for an in-process app on the local data folder."""
+    """A client for the server at ``url``, or for an in-process app on the local data folder.
+
+    ``run_jobs``: locally, also run queued jobs in this process while the client is open.
+    """
     if url:
         with Client(url, os.environ.get("TWINOPS_API_KEY")) as client:
             yield client
@@ -48,6 +55,8 @@ def open_client(
     platform = Platform.open(settings)
     local = Principal(settings.default_tenant, "local-cli", Role.ADMIN, None, "local")
     try:
+        if run_jobs:
+            platform.start_jobs()
         # The same app a server runs, reached in-process: one code path for both modes.
         app = create_app(platform, local_principal=local)
         with TestClient(app, raise_server_exceptions=False) as http:

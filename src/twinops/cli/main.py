@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twinops.cli import models, retention, security, telemetry, twins
+from twinops.cli import jobs, models, retention, security, telemetry, twins
 from twinops.cli.context import ConfigOption, DataDirOption, settings_for
 from twinops.config import env_name
 
@@ -22,6 +22,7 @@ app.add_typer(security.keys, name="keys")
 app.add_typer(security.audit, name="audit")
 app.add_typer(retention.app, name="retention")
 app.add_typer(telemetry.app, name="telemetry")
+app.add_typer(jobs.app, name="jobs")
 app.command("query")(twins.query)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="bind address (127.0.0.1)")]
@@ -67,6 +68,9 @@ def _serve(
     # after the multi-worker close below, the database reconnects on demand.
     if RetentionScheduler(platform.retention, settings.retention_interval_seconds).start():
         typer.echo(f"retention enforced every {settings.retention_interval_seconds:g} s")
+    # One job runner per server, in this process whatever the workers (they only submit).
+    platform.start_jobs()
+    typer.echo(f"jobs run on {settings.jobs_executor} workers ({settings.jobs_workers} at once)")
     first_key = platform.security.first_admin_key()
     if first_key is not None:
         typer.echo(
@@ -81,9 +85,9 @@ def _serve(
         finally:
             platform.close()
         return
-    if not demo and not settings.mqtt_url:
-        # The demo's feeder and the MQTT consumer keep it: they write through it from here.
-        platform.close()
+    # The job runner, the demo's feeder and the MQTT consumer write through the platform from
+    # here: keep it open, only hand back the connections pooled before the workers start.
+    platform.db.dispose()
     # Worker processes rebuild the platform from the environment, so pass the settings on.
     os.environ[env_name("data_dir")] = str(settings.data_dir)
     os.environ[env_name("database_url")] = settings.resolved_database_url

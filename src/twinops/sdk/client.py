@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, NoReturn
 from urllib.parse import quote
 
@@ -287,6 +288,72 @@ class Client:
         """Enforce the retention policies now; answers the history rows deleted per field."""
         result: dict[str, Any] = self._json("POST", "/v1/retention/apply")
         return result
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def submit_job(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue a job (``{"kind": ..., ...}``); answers the job, status ``queued``."""
+        result: dict[str, Any] = self._json("POST", "/v1/jobs", json=dict(spec))
+        return result
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """A job: status, progress, attempts, timings, error and output hashes."""
+        result: dict[str, Any] = self._json("GET", f"/v1/jobs/{_seg(job_id)}")
+        return result
+
+    def jobs(self, status: str | None = None) -> Iterator[dict[str, Any]]:
+        """The tenant's jobs, newest first (following pages), optionally of one status."""
+        yield from self._pages("/v1/jobs", {"status": status} if status else {})
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job."""
+        result: dict[str, Any] = self._json("POST", f"/v1/jobs/{_seg(job_id)}/cancel")
+        return result
+
+    def reproduce_job(self, job_id: str) -> dict[str, Any]:
+        """Queue a re-run of a succeeded job from its stored inputs; answers the new job."""
+        result: dict[str, Any] = self._json("POST", f"/v1/jobs/{_seg(job_id)}/reproduce")
+        return result
+
+    def job_log(self, job_id: str) -> str:
+        """The job's log as text."""
+        return self.request("GET", f"/v1/jobs/{_seg(job_id)}/log").text
+
+    def job_artifacts(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's artifacts: name, role, sha256, size, media type."""
+        result: list[dict[str, Any]] = self._json("GET", f"/v1/jobs/{_seg(job_id)}/artifacts")[
+            "data"
+        ]
+        return result
+
+    def artifact(self, job_id: str, name: str) -> bytes:
+        """One artifact's bytes (e.g. ``outputs/summary.json``)."""
+        path = f"/v1/jobs/{_seg(job_id)}/artifacts/{quote(name, safe='/')}"
+        return self.request("GET", path).content
+
+    def job_summary(self, job_id: str) -> Any:
+        """The summary output of a succeeded job."""
+        return self._json("GET", f"/v1/jobs/{_seg(job_id)}/summary")
+
+    def wait_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_seconds: float = 0.25,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a job until it has finished (TimeoutError after ``timeout`` s); answers it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job['status']}")
+            time.sleep(poll_seconds)
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         cursor: str | None = None

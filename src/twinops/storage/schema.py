@@ -243,6 +243,71 @@ retention_policies = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
+# -- jobs ------------------------------------------------------------------------------------
+
+# The persisted queue: the runner claims queued rows by (priority, age); status changes are
+# compare-and-set on (status, attempts).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("job_id", String(ID), primary_key=True),
+    Column("kind", String(ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("spec_sha256", String(64), nullable=False),
+    Column("snapshot_sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("submitted_by", String(256), nullable=False),
+    Column("timeout_seconds", Float, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("progress_message", String(512), nullable=False),
+    Column("progress_at", BigInteger, nullable=True),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("not_before", BigInteger, nullable=True, comment="a retry waits until then"),
+    Column("error", JsonDocument, nullable=True),
+    Column("runner", String(ID), nullable=True, comment="the runner holding a running job"),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("reproduces", String(ID), nullable=True, comment="the job this one re-runs"),
+    Index("ix_jobs_queue", "status", "priority", "created_at"),
+    Index("ix_jobs_tenant_created", "tenant", "created_at", "job_id"),
+    Index("ix_jobs_tenant_status", "tenant", "status", "created_at"),
+    Index("ix_jobs_runner", "runner"),
+)
+
+# Which content (sha256, in the artifact store) a job holds under which name.
+job_artifacts = Table(
+    "job_artifacts",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("job_id", String(ID), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("role", String(16), nullable=False, comment="input | output | record"),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_job_artifacts_sha256", "sha256"),
+)
+
+job_logs = Table(
+    "job_logs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("source", String(16), nullable=False, comment="runner | worker"),
+    Column("message", Text, nullable=False),
+    Index("ix_job_logs_job", "tenant", "job_id", "id"),
+)
+
 __all__ = [
     "api_keys",
     "audit_heads",
@@ -251,6 +316,9 @@ __all__ = [
     "data_quality",
     "events",
     "external_ids",
+    "job_artifacts",
+    "job_logs",
+    "jobs",
     "message_ids",
     "metadata",
     "model_ancestors",

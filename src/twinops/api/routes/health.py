@@ -21,7 +21,7 @@ def live() -> Any:
 
 @router.get("/readyz", operation_id="health-ready")
 def ready(platform: PlatformDep) -> Any:
-    """The process can serve: the store answers and, when configured, the broker is connected."""
+    """The process can serve: its store, broker and job runner (where they run) are up."""
     checks: dict[str, str] = {}
     try:
         with platform.db.read() as conn:
@@ -31,6 +31,10 @@ def ready(platform: PlatformDep) -> Any:
         checks["store"] = type(exc).__name__
     if platform.mqtt is not None:
         checks["broker"] = "ok" if platform.mqtt.connected else "disconnected"
+    jobs = platform.jobs.describe()
+    if platform.jobs.runner is not None:
+        checks["jobs"] = "ok" if platform.jobs.runner.alive else "stopped"
     if any(state != "ok" for state in checks.values()):
-        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
-    return {"status": "ok", "checks": checks}
+        body = {"status": "unavailable", "checks": checks, "jobs": jobs}
+        return JSONResponse(body, status_code=503)
+    return {"status": "ok", "checks": checks, "jobs": jobs}

@@ -14,8 +14,6 @@ from twinops.errors import InvalidInput
 from twinops.jobs.entities import JobStatus
 from twinops.security.entities import Role
 
-pytest.importorskip("twinops.sim.runner")
-
 SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "pump_fleet" / "scenarios"
 
 
@@ -54,3 +52,21 @@ def test_a_horizon_over_the_step_quota_is_refused(make_platform: MakePlatform) -
         submit(platform, small_what_if())
     assert caught.value.violations[0].rule == "quota"
     assert platform.jobs.unfinished(platform.settings.default_tenant) == 0
+
+
+def test_result_tables_reach_the_sdk_as_pandas_frames(make_platform: MakePlatform) -> None:
+    from fastapi.testclient import TestClient
+
+    from twinops.api import create_app
+    from twinops.demo import load_demo
+    from twinops.sdk import Client
+
+    platform = make_platform()
+    load_demo(platform)
+    done = run(platform, small_what_if(), timeout=120)
+    headers = {"Authorization": f"Bearer {platform.security.first_admin_key()}"}
+    with TestClient(create_app(platform), headers=headers) as http:
+        frame = Client(http=http).job_table(done.job.job_id, "series")
+    assert {"variant", "twin", "time", "output", "value"} <= set(frame.columns)
+    assert set(frame["variant"]) == {"baseline", "scenario"}
+    assert len(frame) > 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 from urllib.parse import quote
 
 import httpx
+
+if TYPE_CHECKING:
+    import pandas
 
 
 class ApiError(Exception):
@@ -330,6 +334,13 @@ class Client:
         """One artifact's bytes (e.g. ``outputs/summary.json``)."""
         path = f"/v1/jobs/{_seg(job_id)}/artifacts/{quote(name, safe='/')}"
         return self.request("GET", path).content
+
+    def job_table(self, job_id: str, name: str) -> pandas.DataFrame:
+        """One result table of a job (``series``, ``percentiles``...) as a pandas DataFrame."""
+        import pandas as pd
+
+        data = self.artifact(job_id, f"outputs/{name}.parquet")
+        return pd.read_parquet(io.BytesIO(data))
 
     def job_summary(self, job_id: str) -> Any:
         """The summary output of a succeeded job."""

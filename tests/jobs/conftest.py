@@ -52,7 +52,8 @@ def make_platform(tmp_path: Path, tenant: str) -> Iterator[MakePlatform]:
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[Any]:
     """One local Ray for the whole session: starting Ray is slow."""
-    ray = pytest.importorskip("ray")
+    import ray  # in the dev extra: a missing Ray must fail the suite, not skip it
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

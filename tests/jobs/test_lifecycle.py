@@ -58,7 +58,8 @@ def test_test_kinds_are_registered_only_when_asked_for() -> None:
 
 
 def test_the_scenario_kind_accepts_every_kind_of_scenario_spec() -> None:
-    scenario = pytest.importorskip("twinops.sim.scenario")
+    from twinops.sim import scenario
+
     kind = default_kinds().get("scenario")
     assert set(kind.aliases) == set(scenario.KINDS)
     for name in scenario.KINDS:

@@ -1,4 +1,4 @@
-"""Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING at the driver level, for ingest.
+"""Multi-row INSERT ... ON CONFLICT statements at the driver level, for ingest's hot path.
 
 SQLAlchemy builds parameters row by row (some 25 µs a row), which dominated ingest; this
 renders one multi-row statement per chunk with positional parameters and hands it to the
@@ -8,7 +8,7 @@ driver. Only the hot path uses it; everything else stays on SQLAlchemy Core.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -28,10 +28,73 @@ def insert_new_rows(
     json_columns: frozenset[str] = frozenset(),
 ) -> list[tuple[Any, ...]]:
     """Insert ``rows`` (tuples in ``columns`` order), skipping existing keys; the inserted keys."""
+    tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    inserted: list[tuple[Any, ...]] = []
+    for result in _multi_row_inserts(conn, table, columns, rows, json_columns, tail):
+        inserted.extend(tuple(r) for r in result)
+    return inserted
+
+
+def upsert_newer_rows(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str],
+    newer: str,
+    json_columns: frozenset[str] = frozenset(),
+) -> None:
+    """Insert ``rows``, or update a stored row only where ``newer`` grows."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    tail = (
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        f" WHERE {table.name}.{newer} < excluded.{newer}"
+    )
+    for _ in _multi_row_inserts(conn, table, columns, rows, json_columns, tail):
+        pass
+
+
+def select_where_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    *,
+    tenant: str,
+    column: str,
+    values: Sequence[Any],
+) -> list[tuple[Any, ...]]:
+    """``columns`` of the tenant's rows whose ``column`` is one of ``values``."""
+    marker = _marker(conn)
+    found: list[tuple[Any, ...]] = []
+    per_chunk = 500
+    for start in range(0, len(values), per_chunk):
+        chunk = values[start : start + per_chunk]
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {table.name} WHERE tenant = {marker}"
+            f" AND {column} IN ({', '.join([marker] * len(chunk))})"
+        )
+        found.extend(tuple(r) for r in conn.exec_driver_sql(sql, (tenant, *chunk)))
+    return found
+
+
+def _marker(conn: Connection) -> str:
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def _multi_row_inserts(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    json_columns: frozenset[str],
+    tail: str,
+) -> Iterator[Any]:
+    """Execute ``INSERT ... VALUES (...), (...) <tail>`` per chunk; yield each result."""
     if not rows:
-        return []
+        return
+    marker = _marker(conn)
     postgres = conn.dialect.name == "postgresql"
-    marker = "%s" if postgres else "?"
     cell = [
         f"CAST({marker} AS JSONB)" if postgres and name in json_columns else marker
         for name in columns
@@ -39,9 +102,7 @@ def insert_new_rows(
     row_sql = "(" + ", ".join(cell) + ")"
     json_at = [i for i, name in enumerate(columns) if name in json_columns]
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
-    tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
     per_chunk = max(1, _MAX_PARAMS // len(columns))
-    inserted: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
         params: list[Any] = []
@@ -53,8 +114,7 @@ def insert_new_rows(
                         row[i] = _json_text(row[i])
             params.extend(row)
         sql = head + ", ".join([row_sql] * len(chunk)) + tail
-        inserted.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(params)))
-    return inserted
+        yield conn.exec_driver_sql(sql, tuple(params))
 
 
 def _json_text(value: Any) -> str:

@@ -21,7 +21,7 @@ from twinops.state.entities import (
     Window,
 )
 from twinops.state.store import StateStore
-from twinops.storage.bulk import insert_new_rows
+from twinops.storage.bulk import insert_new_rows, select_where_in, upsert_newer_rows
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
 from twinops.storage.schema import (
@@ -31,7 +31,7 @@ from twinops.storage.schema import (
     quarantine,
     telemetry,
 )
-from twinops.storage.upsert import add_counts, insert_ignoring_conflicts, upsert
+from twinops.storage.upsert import add_counts, insert_ignoring_conflicts
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.store import Page
 
@@ -47,6 +47,8 @@ _HISTORY_COLUMNS = (
     "source",
     "flags",
 )
+# Current state keeps the same columns, without the flags of stored points.
+_CURRENT_COLUMNS = _HISTORY_COLUMNS[:-1]
 
 
 def _split(value: Any) -> tuple[float | None, Any]:
@@ -237,16 +239,20 @@ class SqlStateStore(StateStore):
             known = newest.get((p.twin_id, p.name))
             if known is None or p.event_time > known.event_time:
                 newest[p.twin_id, p.name] = p
-        stored: dict[tuple[str, str], int] = {}
-        keys = list(newest)
-        for chunk in _chunks(keys):
-            stmt = select(
-                current_state.c.twin_id, current_state.c.name, current_state.c.event_time
-            ).where(
-                current_state.c.tenant == tenant,
-                tuple_(current_state.c.twin_id, current_state.c.name).in_(chunk),
+        # Every field of the batch's twins: fewer parameters than (twin, field) pairs, and a
+        # prefix of the primary key.
+        twins = sorted({twin_id for twin_id, _ in newest})
+        stored = {
+            (twin_id, name): event_time
+            for twin_id, name, event_time in select_where_in(
+                conn,
+                current_state,
+                ("twin_id", "name", "event_time"),
+                tenant=tenant,
+                column="twin_id",
+                values=twins,
             )
-            stored.update({(r.twin_id, r.name): r.event_time for r in conn.execute(stmt)})
+        }
         late: dict[tuple[str, str], int] = defaultdict(int)
         for p in points:
             # Late: an event older than what the field already shows (stored or in this batch).
@@ -254,12 +260,20 @@ class SqlStateStore(StateStore):
             if p.event_time < shown:
                 late[p.twin_id, p.name] += 1
         changed = [p for key, p in newest.items() if p.event_time > stored.get(key, -1)]
-        upsert(
+        rows = []
+        for p in changed:
+            value_num, value_json = _split(p.value)
+            rows.append(
+                (tenant, p.twin_id, p.name, p.event_time, value_num, value_json, now, p.source)
+            )
+        upsert_newer_rows(
             conn,
             current_state,
-            [_value_row(tenant, p, now) for p in changed],
-            ["tenant", "twin_id", "name"],
-            where_newer="event_time",
+            _CURRENT_COLUMNS,
+            rows,
+            keys=("tenant", "twin_id", "name"),
+            newer="event_time",
+            json_columns=frozenset({"value_json"}),
         )
         by_twin: dict[str, dict[str, Any]] = defaultdict(dict)
         for p in changed:

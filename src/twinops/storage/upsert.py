@@ -26,26 +26,6 @@ def insert_ignoring_conflicts(
         conn.execute(insert_statement(conn, table).on_conflict_do_nothing(), list(rows))
 
 
-def upsert(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    keys: Sequence[str],
-    *,
-    where_newer: str | None = None,
-) -> None:
-    """Insert rows or update the existing ones; with ``where_newer``, only if that column grows."""
-    if not rows:
-        return
-    stmt = insert_statement(conn, table)
-    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    condition = table.c[where_newer] < stmt.excluded[where_newer] if where_newer else None
-    conn.execute(
-        stmt.on_conflict_do_update(index_elements=list(keys), set_=updates, where=condition),
-        list(rows),
-    )
-
-
 def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Add data-quality counts per (tenant, twin, source), creating rows as needed.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from twinops.state.entities import (
     AcceptedPoint,
@@ -58,19 +58,19 @@ def _split(value: Any) -> tuple[float | None, Any]:
     return None, value
 
 
-def _value_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> dict[str, Any]:
-    """A point as a row of ``telemetry`` or ``current_state`` (they share these columns)."""
+def _point_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> tuple[Any, ...]:
+    """A point as a row of ``current_state``, in ``_CURRENT_COLUMNS`` order."""
     value_num, value_json = _split(point.value)
-    return {
-        "tenant": tenant,
-        "twin_id": point.twin_id,
-        "name": point.name,
-        "event_time": point.event_time,
-        "value_num": value_num,
-        "value_json": value_json,
-        "ingest_time": ingest_time,
-        "source": point.source,
-    }
+    return (
+        tenant,
+        point.twin_id,
+        point.name,
+        point.event_time,
+        value_num,
+        value_json,
+        ingest_time,
+        point.source,
+    )
 
 
 def _conflict(point: AcceptedPoint, stored: Any) -> Rejected:
@@ -85,6 +85,27 @@ def _conflict(point: AcceptedPoint, stored: Any) -> Rejected:
         point.twin_id,
         point.name,
     )
+
+
+def _rows_by_key(
+    conn: Connection, tenant: str, keys: Sequence[tuple[str, str, int]]
+) -> Iterator[Any]:
+    """History rows by (twin, field, event time), one primary-key seek per key."""
+    for chunk in _chunks(keys, 100):
+        # OR of whole keys, tenant inside each term: every term is one primary-key seek
+        # (SQLite does not seek for a row-value IN list).
+        exact = or_(
+            *(
+                and_(
+                    telemetry.c.tenant == tenant,
+                    telemetry.c.twin_id == twin_id,
+                    telemetry.c.name == name,
+                    telemetry.c.event_time == event_time,
+                )
+                for twin_id, name, event_time in chunk
+            )
+        )
+        yield from conn.execute(select(telemetry).where(exact))
 
 
 def _joined(value_num: float | None, value_json: Any) -> Any:
@@ -176,22 +197,7 @@ class SqlStateStore(StateStore):
                 duplicates.append(p)
             else:
                 conflicts.append(_conflict(p, prior.value))
-        rows = []
-        for p in first.values():
-            value_num, value_json = _split(p.value)
-            rows.append(
-                (
-                    tenant,
-                    p.twin_id,
-                    p.name,
-                    p.event_time,
-                    value_num,
-                    value_json,
-                    now,
-                    p.source,
-                    int(p.flags),
-                )
-            )
+        rows = [(*_point_row(tenant, p, now), int(p.flags)) for p in first.values()]
         inserted = set(
             insert_new_rows(
                 conn,
@@ -217,18 +223,11 @@ class SqlStateStore(StateStore):
         self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint]
     ) -> dict[tuple[str, str, int], Any]:
         """The stored values at the (field, event time) of ``points``."""
-        stored: dict[tuple[str, str, int], Any] = {}
         keys = [(p.twin_id, p.name, p.event_time) for p in points]
-        columns = (telemetry.c.twin_id, telemetry.c.name, telemetry.c.event_time)
-        for chunk in _chunks(keys):
-            stmt = select(*columns, telemetry.c.value_num, telemetry.c.value_json).where(
-                telemetry.c.tenant == tenant, tuple_(*columns).in_(chunk)
-            )
-            for row in conn.execute(stmt):
-                stored[row.twin_id, row.name, row.event_time] = _joined(
-                    row.value_num, row.value_json
-                )
-        return stored
+        return {
+            (row.twin_id, row.name, row.event_time): _joined(row.value_num, row.value_json)
+            for row in _rows_by_key(conn, tenant, keys)
+        }
 
     def _apply_current(
         self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
@@ -260,12 +259,7 @@ class SqlStateStore(StateStore):
             if p.event_time < shown:
                 late[p.twin_id, p.name] += 1
         changed = [p for key, p in newest.items() if p.event_time > stored.get(key, -1)]
-        rows = []
-        for p in changed:
-            value_num, value_json = _split(p.value)
-            rows.append(
-                (tenant, p.twin_id, p.name, p.event_time, value_num, value_json, now, p.source)
-            )
+        rows = [_point_row(tenant, p, now) for p in changed]
         upsert_newer_rows(
             conn,
             current_state,
@@ -383,23 +377,8 @@ class SqlStateStore(StateStore):
                     current_state.c.tenant == tenant, current_state.c.twin_id.in_(chunk)
                 )
                 keys = [tuple(row) for row in conn.execute(seek) if row[2] is not None]
-                for keys_chunk in _chunks(keys, 100):
-                    # OR of whole keys, tenant inside each term: every term is one primary-key
-                    # seek (SQLite does not seek for a row-value IN list).
-                    exact = or_(
-                        *(
-                            and_(
-                                telemetry.c.tenant == tenant,
-                                telemetry.c.twin_id == twin_id,
-                                telemetry.c.name == name,
-                                telemetry.c.event_time == event_time,
-                            )
-                            for twin_id, name, event_time in keys_chunk
-                        )
-                    )
-                    stmt = select(telemetry).where(exact)
-                    for row in conn.execute(stmt):
-                        result[row.twin_id][row.name] = _field(row)
+                for row in _rows_by_key(conn, tenant, keys):
+                    result[row.twin_id][row.name] = _field(row)
         return result
 
     def history(

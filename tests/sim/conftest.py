@@ -1,4 +1,4 @@
-"""Fixtures for the simulation tests: the example FMU, built from its sources."""
+"""Fixtures for the simulation tests: the example FMUs (FMI 2.0 and 3.0), built from sources."""
 
 from __future__ import annotations
 
@@ -9,25 +9,30 @@ from pathlib import Path
 
 import pytest
 
-FMU_SOURCE = (
-    Path(__file__).resolve().parents[2] / "examples" / "pump_fleet" / "fmu" / "BearingTemperature"
-)
+FMU_SOURCES = Path(__file__).resolve().parents[2] / "examples" / "pump_fleet" / "fmu"
+
+# FMI version -> (source folder, model identifier); the two FMUs compute the same thing.
+BEARING_FMUS = {
+    "2.0": ("BearingTemperature", "BearingTemperature"),
+    "3.0": ("BearingTemperature3", "BearingTemperature3"),
+}
 
 
-@pytest.fixture(scope="session")
-def bearing_fmu(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example bearing FMU, compiled with gcc from its sources into a temporary folder."""
+def build_fmu(root: Path, fmi_version: str) -> Path:
+    """Compile an example FMU with gcc and zip it; answer the .fmu file."""
     import fmpy
 
     if shutil.which("gcc") is None:
-        pytest.fail("gcc is needed to build the example FMU")
-    root = tmp_path_factory.mktemp("fmu")
-    build = root / "BearingTemperature"
-    binaries = build / "binaries" / fmpy.platform
+        pytest.fail("gcc is needed to build the example FMUs")
+    folder, identifier = BEARING_FMUS[fmi_version]
+    source = FMU_SOURCES / folder
+    build = root / folder
+    # FMI 2.0 names binary folders by platform (linux64), FMI 3.0 by platform tuple.
+    platform = fmpy.platform if fmi_version == "2.0" else fmpy.platform_tuple
+    binaries = build / "binaries" / platform
     binaries.mkdir(parents=True)
-    (build / "sources").mkdir()
-    shutil.copy(FMU_SOURCE / "modelDescription.xml", build / "modelDescription.xml")
-    shutil.copy(FMU_SOURCE / "sources" / "model.c", build / "sources" / "model.c")
+    shutil.copy(source / "modelDescription.xml", build / "modelDescription.xml")
+    shutil.copytree(source / "sources", build / "sources")
     headers = Path(fmpy.__file__).parent / "c-code"
     subprocess.run(
         [
@@ -38,16 +43,22 @@ def bearing_fmu(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-Wall",
             "-Werror",
             f"-I{headers}",
-            str(build / "sources" / "model.c"),
+            *sorted(str(path) for path in (build / "sources").glob("*.c")),
             "-lm",
             "-o",
-            str(binaries / f"BearingTemperature{fmpy.sharedLibraryExtension}"),
+            str(binaries / f"{identifier}{fmpy.sharedLibraryExtension}"),
         ],
         check=True,
     )
-    fmu = root / "BearingTemperature.fmu"
+    fmu = root / f"{folder}.fmu"
     with zipfile.ZipFile(fmu, "w") as archive:
         for path in sorted(build.rglob("*")):
             if path.is_file():
                 archive.write(path, path.relative_to(build).as_posix())
     return fmu
+
+
+@pytest.fixture(scope="session", params=sorted(BEARING_FMUS), ids=lambda v: f"fmi{v[0]}")
+def bearing_fmu(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example bearing FMU in each FMI version, compiled into a temporary folder."""
+    return build_fmu(tmp_path_factory.mktemp("fmu"), request.param)

@@ -12,7 +12,7 @@ Engines and what a model implements for each:
 * ``ode`` (:class:`OdeModel`): ``derivatives`` and ``outputs`` of one run, integrated with
   ``scipy.integrate.solve_ivp``.
 * ``discrete-event`` (:class:`DiscreteEventModel`): ``build`` SimPy processes for one run.
-* ``fmu`` (:class:`twinops.sim.engines.fmu.FmuModel`): an FMI 2.0 co-simulation FMU.
+* ``fmu`` (:class:`twinops.sim.engines.fmu.FmuModel`): an FMI 2.0 or 3.0 co-simulation FMU.
 
 Models get time from an injected clock (:class:`SimClock`) and randomness from seeded streams
 (:mod:`twinops.sim.randomness`), never from the wall clock or a global generator.

@@ -1,0 +1,76 @@
+/*
+ * The FMI 3.0 functions BearingTemperature3 does not support. FMPy binds every fmi3* symbol
+ * when it loads an FMU, so each must exist; they all answer fmi3Error (3) and are never
+ * called by a co-simulation that uses only Float64 variables and doStep.
+ *
+ * They are defined without their prototypes (fmi3Functions.h is deliberately not included):
+ * each returns fmi3Status, an int, and ignores its arguments, which is safe on the C calling
+ * conventions FMPy uses.
+ */
+
+#define UNSUPPORTED(name) \
+    int name(void);       \
+    int name(void) { return 3; }
+
+UNSUPPORTED(fmi3EnterEventMode)
+UNSUPPORTED(fmi3GetFloat32)
+UNSUPPORTED(fmi3GetInt8)
+UNSUPPORTED(fmi3GetUInt8)
+UNSUPPORTED(fmi3GetInt16)
+UNSUPPORTED(fmi3GetUInt16)
+UNSUPPORTED(fmi3GetInt32)
+UNSUPPORTED(fmi3GetUInt32)
+UNSUPPORTED(fmi3GetInt64)
+UNSUPPORTED(fmi3GetUInt64)
+UNSUPPORTED(fmi3GetBoolean)
+UNSUPPORTED(fmi3GetString)
+UNSUPPORTED(fmi3GetBinary)
+UNSUPPORTED(fmi3GetClock)
+UNSUPPORTED(fmi3SetFloat32)
+UNSUPPORTED(fmi3SetInt8)
+UNSUPPORTED(fmi3SetUInt8)
+UNSUPPORTED(fmi3SetInt16)
+UNSUPPORTED(fmi3SetUInt16)
+UNSUPPORTED(fmi3SetInt32)
+UNSUPPORTED(fmi3SetUInt32)
+UNSUPPORTED(fmi3SetInt64)
+UNSUPPORTED(fmi3SetUInt64)
+UNSUPPORTED(fmi3SetBoolean)
+UNSUPPORTED(fmi3SetString)
+UNSUPPORTED(fmi3SetBinary)
+UNSUPPORTED(fmi3SetClock)
+UNSUPPORTED(fmi3GetNumberOfVariableDependencies)
+UNSUPPORTED(fmi3GetVariableDependencies)
+UNSUPPORTED(fmi3GetFMUState)
+UNSUPPORTED(fmi3SetFMUState)
+UNSUPPORTED(fmi3FreeFMUState)
+UNSUPPORTED(fmi3SerializedFMUStateSize)
+UNSUPPORTED(fmi3SerializeFMUState)
+UNSUPPORTED(fmi3DeserializeFMUState)
+UNSUPPORTED(fmi3GetDirectionalDerivative)
+UNSUPPORTED(fmi3GetAdjointDerivative)
+UNSUPPORTED(fmi3EnterConfigurationMode)
+UNSUPPORTED(fmi3ExitConfigurationMode)
+UNSUPPORTED(fmi3GetIntervalDecimal)
+UNSUPPORTED(fmi3GetIntervalFraction)
+UNSUPPORTED(fmi3GetShiftDecimal)
+UNSUPPORTED(fmi3GetShiftFraction)
+UNSUPPORTED(fmi3SetIntervalDecimal)
+UNSUPPORTED(fmi3SetIntervalFraction)
+UNSUPPORTED(fmi3SetShiftDecimal)
+UNSUPPORTED(fmi3SetShiftFraction)
+UNSUPPORTED(fmi3EvaluateDiscreteStates)
+UNSUPPORTED(fmi3UpdateDiscreteStates)
+UNSUPPORTED(fmi3EnterContinuousTimeMode)
+UNSUPPORTED(fmi3CompletedIntegratorStep)
+UNSUPPORTED(fmi3SetTime)
+UNSUPPORTED(fmi3SetContinuousStates)
+UNSUPPORTED(fmi3GetContinuousStateDerivatives)
+UNSUPPORTED(fmi3GetEventIndicators)
+UNSUPPORTED(fmi3GetContinuousStates)
+UNSUPPORTED(fmi3GetNominalsOfContinuousStates)
+UNSUPPORTED(fmi3GetNumberOfEventIndicators)
+UNSUPPORTED(fmi3GetNumberOfContinuousStates)
+UNSUPPORTED(fmi3EnterStepMode)
+UNSUPPORTED(fmi3GetOutputDerivatives)
+UNSUPPORTED(fmi3ActivateModelPartition)

@@ -192,3 +192,20 @@ def test_progress_is_kept_for_the_current_attempt_only(database: Database, tenan
     assert store.statuses([(tenant, running.job_id), (tenant, "nope")]) == {
         (tenant, running.job_id): (JobStatus.RUNNING, 1)
     }
+
+
+def test_concurrent_runners_never_overrun_a_tenant_quota(database: Database, tenant: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = SqlJobStore(database)
+    for i in range(20):
+        create(store, job(tenant, created=i))
+
+    def one_runner(n: int) -> int:
+        ask = Claim(f"runner-{n}", 10_000, 15_000, 5, 2, (tenant,))
+        return len(store.claim(ask))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        claimed = sum(pool.map(one_runner, range(8)))
+    assert claimed == 2
+    assert store.count(tenant, [JobStatus.RUNNING]) == 2

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, update
 
 from twinops.jobs.entities import (
     Artifact,
@@ -28,6 +28,7 @@ from twinops.storage.schema import job_artifacts, job_logs, jobs
 from twinops.twins.store import Page
 
 _IN_CHUNK = 400
+_CLAIM_LOCK = 0x74776E6A6F6273  # "twnjobs": the advisory lock claims serialize on
 # Built once: a statement object reused with fresh parameters skips SQLAlchemy's per-call
 # construction (this is the job system's hot path).
 _INSERT_JOB = insert(jobs)
@@ -250,6 +251,11 @@ class SqlJobStore(JobStore):
         check_transition("(claim)", JobStatus.QUEUED, JobStatus.RUNNING)
         picked: list[Job] = []
         with self._db.write() as conn:
+            if not self._db.is_sqlite:
+                # Runners on several servers would each count the running jobs before the
+                # others commit and overrun a tenant's quota together: claims take turns.
+                # (SQLite has one writer at a time already.)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
             counts = (
                 select(jobs.c.tenant, func.count())
                 .where(jobs.c.status == _RUNNING)

@@ -62,6 +62,12 @@ class Settings:
     jobs_tenants: str = ""  # comma-separated: this server runs only these tenants' jobs
     ray_address: str = ""  # with jobs_executor = "ray": a cluster address, empty: a local Ray
     sim_max_steps: int = 10_000_000  # the most time steps (all runs together) one job may take
+    # Observability (docs/observability.md): /metrics access, logs, trace export.
+    metrics_require_auth: bool = False  # true: /metrics needs a viewer's credentials
+    log_format: str = "auto"  # json, text, or auto: text on a terminal, JSON otherwise
+    log_level: str = "INFO"
+    otel_endpoint: str = ""  # OTLP/HTTP collector URL; empty: OTEL_EXPORTER_OTLP_ENDPOINT or off
+    otel_service_name: str = "twinops"
 
     @property
     def resolved_database_url(self) -> str:

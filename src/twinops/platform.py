@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from twinops.config import Settings
+from twinops.config import SECRET_SETTINGS, Settings
 from twinops.errors import InvalidInput, NotFound
 from twinops.ingest.admission import AdmissionGate
 from twinops.ingest.pipeline import IngestService
@@ -17,6 +17,8 @@ from twinops.jobs.config import JobSettings
 from twinops.jobs.kinds import PrepareContext, default_kinds
 from twinops.jobs.service import JobService
 from twinops.models.service import ModelService
+from twinops.obs import Metrics, logs, tracing
+from twinops.obs.metrics import QUEUE_STATUSES
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
 from twinops.state.retention import FieldCatalog
@@ -54,12 +56,15 @@ class Platform:
     jobs: JobService
     gate: AdmissionGate = field(default_factory=lambda: AdmissionGate(64 * 1024 * 1024))
     mqtt: MqttConsumer | None = None
+    metrics: Metrics = field(default_factory=lambda: Metrics(system_clock))  # its own registry
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = system_clock) -> Platform:
         """Open (and migrate) the database and wire the services."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = open_database(settings.resolved_database_url)
+        tracing.configure(tracing.endpoint_from(settings.otel_endpoint), settings.otel_service_name)
+        metrics = Metrics(clock, queue_depth=lambda: queue_depth(db))
         models = ModelService(SqlModelStore(db), clock)
         twins = TwinService(SqlTwinStore(db), models, clock)
         security = SecurityService(
@@ -73,13 +78,24 @@ class Platform:
             security.seed_admin_key(settings.admin_key)
         state = SqlStateStore(db)
         late_after = int(settings.late_after_seconds * 1_000_000)
-        ingest = IngestService(state, twins, models, clock, late_after=late_after)
+        ingest = IngestService(state, twins, models, clock, late_after=late_after, metrics=metrics)
         retention = RetentionService(SqlRetentionStore(db), model_fields(models), clock)
         gate = AdmissionGate(settings.ingest_max_inflight_bytes)
         events = SqlEventStore(db)
-        jobs = job_service(settings, db, models, twins, state, clock)
+        jobs = job_service(settings, db, models, twins, state, clock, metrics)
         return cls(
-            settings, db, models, twins, events, security, state, ingest, retention, jobs, gate
+            settings,
+            db,
+            models,
+            twins,
+            events,
+            security,
+            state,
+            ingest,
+            retention,
+            jobs,
+            gate,
+            metrics=metrics,
         )
 
     def start_mqtt(self) -> MqttConsumer:
@@ -116,6 +132,7 @@ def job_service(
     twins: TwinService,
     state: StateStore,
     clock: Clock,
+    metrics: Metrics | None = None,
 ) -> JobService:
     """The job service: SQL queue, artifacts under ``<data_dir>/artifacts``, built-in kinds."""
     job_settings = JobSettings.from_settings(settings)
@@ -130,7 +147,33 @@ def job_service(
         job_settings,
         context,
         clock,
+        metrics=metrics,
     )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Process-wide logging as configured (``log_format``, ``log_level``), secrets masked."""
+    if settings.log_format not in logs.FORMATS:
+        raise InvalidInput.single(
+            "log_format", "oneOf", f"one of {', '.join(logs.FORMATS)}", settings.log_format
+        )
+    secrets = [str(getattr(settings, name)) for name in sorted(SECRET_SETTINGS)]
+    logs.configure(settings.log_format, settings.log_level, secrets=secrets)
+
+
+def queue_depth(db: Database) -> dict[str, int]:
+    """Jobs queued and running, all tenants: one grouped count on the queue index (scrapes)."""
+    from sqlalchemy import func, select
+
+    from twinops.storage.schema import jobs
+
+    stmt = (
+        select(jobs.c.status, func.count())
+        .where(jobs.c.status.in_(QUEUE_STATUSES))
+        .group_by(jobs.c.status)
+    )
+    with db.read() as conn:
+        return {str(status): int(n) for status, n in conn.execute(stmt)}
 
 
 def model_fields(models: ModelService) -> FieldCatalog:

@@ -35,6 +35,7 @@ from schemathesis.checks import not_a_server_error
 from support import GEARBOX, MACHINE, PUMP, ROOM, THING, pump, room, sample_models
 from twinops.api import create_app
 from twinops.config import Settings
+from twinops.obs import Metrics
 from twinops.platform import Platform
 
 pytestmark = pytest.mark.slow
@@ -56,7 +57,8 @@ if SEED is not None:
 
 def _document_app() -> FastAPI:
     """An app built only to serve its OpenAPI document: ``create_app`` only keeps references."""
-    return create_app(SimpleNamespace(settings=Settings(), security=None))  # type: ignore[arg-type]
+    stand_in = SimpleNamespace(settings=Settings(), security=None, metrics=Metrics(lambda: 0))
+    return create_app(stand_in)  # type: ignore[arg-type]
 
 
 # The document is loaded at import (parametrization needs it at collection) from an app that

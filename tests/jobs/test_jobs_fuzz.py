@@ -39,7 +39,10 @@ _STATE: dict[str, Any] = {}
 def _app_for_document() -> Any:
     from types import SimpleNamespace
 
-    return create_app(SimpleNamespace(settings=Settings(), security=None))  # type: ignore[arg-type]
+    from twinops.obs import Metrics
+
+    stand_in = SimpleNamespace(settings=Settings(), security=None, metrics=Metrics(lambda: 0))
+    return create_app(stand_in)  # type: ignore[arg-type]
 
 
 schema = schemathesis.openapi.from_asgi(

@@ -23,6 +23,7 @@ from twinops.api.routes import (
     telemetry,
     twins,
 )
+from twinops.obs.asgi import ObserveRequests
 from twinops.platform import Platform
 from twinops.security.entities import Principal
 
@@ -54,6 +55,8 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         local_principal=local_principal,
     )
+    # Outermost: request id, server span and latency by route for every answer, 401s included.
+    app.add_middleware(ObserveRequests, metrics=platform.metrics)
     for router in (
         health.router,
         models.router,

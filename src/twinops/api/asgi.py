@@ -8,11 +8,13 @@ from fastapi import FastAPI
 
 from twinops.api.app import create_app
 from twinops.config import load_settings
-from twinops.platform import Platform
+from twinops.platform import Platform, configure_logging
 
 
 def app_from_environment() -> FastAPI:
     """An app for settings read from ``TWINOPS_*`` variables (and ``TWINOPS_CONFIG``)."""
-    platform = Platform.open(load_settings())
+    settings = load_settings()
+    configure_logging(settings)  # each worker process logs as the server does
+    platform = Platform.open(settings)
     atexit.register(platform.close)
     return create_app(platform)

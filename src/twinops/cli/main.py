@@ -47,9 +47,10 @@ def _serve(
     import uvicorn
 
     from twinops.api import create_app
-    from twinops.platform import Platform
+    from twinops.platform import Platform, configure_logging
 
     settings = settings_for(data_dir, config).with_overrides(host=host, port=port)
+    configure_logging(settings)  # log_format: JSON lines unless a terminal reads them (auto)
     platform = Platform.open(settings)
     if demo:
         from twinops.demo import TelemetryFeeder, describe, load_demo
@@ -81,7 +82,13 @@ def _serve(
     typer.echo(f"twinops on http://{settings.host}:{settings.port} (docs at /docs)")
     if workers == 1:
         try:
-            uvicorn.run(create_app(platform), host=settings.host, port=settings.port)
+            uvicorn.run(
+                create_app(platform),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,  # uvicorn logs through twinops' handler and format
+                access_log=False,  # the request middleware logs requests, with their ids
+            )
         finally:
             platform.close()
         return
@@ -100,6 +107,8 @@ def _serve(
             host=settings.host,
             port=settings.port,
             workers=workers,
+            log_config=None,
+            access_log=False,
         )
     finally:
         platform.close()

@@ -44,6 +44,7 @@ from twinops.ingest.mqtt_messages import (
     topic_filters,
 )
 from twinops.ingest.pipeline import IngestService
+from twinops.obs import tracing
 
 log = logging.getLogger("twinops.ingest.mqtt")
 
@@ -275,14 +276,16 @@ class MqttConsumer:
                 self._client.ack(delivery.mid, delivery.qos)
                 self.stats.acknowledged += 1
 
+    @tracing.traced("ingest.mqtt")
     def _commit(self, batch: list[Delivery]) -> None:
-        groups, unattributed = sort_deliveries(
-            batch,
-            self._authenticate,
-            prefix=self._prefix,
-            max_points=self._settings.max_batch_items,
-            max_bytes=self._settings.max_body_bytes,
-        )
+        with tracing.span("ingest.decode", {"twinops.messages": len(batch)}):
+            groups, unattributed = sort_deliveries(
+                batch,
+                self._authenticate,
+                prefix=self._prefix,
+                max_points=self._settings.max_batch_items,
+                max_bytes=self._settings.max_body_bytes,
+            )
         for item in unattributed:
             self.stats.unattributed += 1
             log.warning("MQTT message on %r dropped: %s", item.topic, item.reason)

@@ -8,6 +8,7 @@ dropped silently.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,6 +17,7 @@ from twinops.errors import InvalidInput, NotFound, Violation
 from twinops.ingest.units import convert
 from twinops.models.dtdl import validate_value
 from twinops.models.service import ModelService, ResolvedModel
+from twinops.obs import Metrics, tracing
 from twinops.state.entities import AcceptedPoint, ApplyResult, PointFlag, Rejected
 from twinops.state.store import StateStore
 from twinops.timeutil import Clock, parse_time, system_clock
@@ -47,8 +49,10 @@ class IngestService:
         clock: Clock = system_clock,
         *,
         late_after: int = 0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._twins = twins
         self._models = models
         self._clock = clock
@@ -75,6 +79,7 @@ class IngestService:
         self._store.mark_replayed(tenant, passed, self._clock())
         return report
 
+    @tracing.traced("ingest.batch")
     def ingest(
         self,
         tenant: str,
@@ -90,41 +95,55 @@ class IngestService:
         ``rejected`` are points a source refused before the pipeline saw them (an MQTT
         message on the wrong topic, say); they are quarantined in the same transaction.
         """
+        started = time.perf_counter()
         checker = _BatchChecker(tenant, self._twins, self._models, source)
-        checker.prefetch(raw_points)
         accepted: list[AcceptedPoint] = []
         rejected = list(rejected)
         errors: list[dict[str, Any]] = [
             {"field": r.field, "rule": r.rule, "message": r.reason} for r in rejected
         ]
         bad_lines = {index: (text, reason) for index, text, reason in undecodable}
-        for index, raw in enumerate(raw_points):
-            if index in bad_lines:
-                text, reason = bad_lines[index]
-                rejected.append(Rejected(source, {"line": text}, "body", "json", reason))
-                errors.append({"index": index, "field": "body", "rule": "json", "message": reason})
-                continue
-            outcome = checker.check(raw)
-            if isinstance(outcome, AcceptedPoint):
-                accepted.append(outcome)
-                continue
-            rejected.append(outcome)
-            errors.append(
-                {
-                    "index": index,
-                    "field": outcome.field,
-                    "rule": outcome.rule,
-                    "message": outcome.reason,
-                }
-            )
-        accepted.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
+        with tracing.span("ingest.validate"):
+            checker.prefetch(raw_points)
+            for index, raw in enumerate(raw_points):
+                if index in bad_lines:
+                    text, reason = bad_lines[index]
+                    rejected.append(Rejected(source, {"line": text}, "body", "json", reason))
+                    errors.append(
+                        {"index": index, "field": "body", "rule": "json", "message": reason}
+                    )
+                    continue
+                outcome = checker.check(raw)
+                if isinstance(outcome, AcceptedPoint):
+                    accepted.append(outcome)
+                    continue
+                rejected.append(outcome)
+                errors.append(
+                    {
+                        "index": index,
+                        "field": outcome.field,
+                        "rule": outcome.rule,
+                        "message": outcome.reason,
+                    }
+                )
+            accepted.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
         # A replay leaves its failures where they already are, instead of quarantining twice.
         kept = rejected if keep_rejected else []
         now = self._clock()
-        result = self._store.apply(tenant, self._flag_very_late(accepted, now), kept, now)
+        with tracing.span("ingest.apply"):
+            result = self._store.apply(tenant, self._flag_very_late(accepted, now), kept, now)
         for conflict in result.conflicts:
             errors.append(
                 {"field": conflict.field, "rule": conflict.rule, "message": conflict.reason}
+            )
+        if self._metrics is not None:  # per batch: counts, duration, rules, newest per twin
+            self._metrics.ingest_batch(
+                tenant,
+                source,
+                time.perf_counter() - started,
+                result,
+                rules=[r.rule for r in (*kept, *result.conflicts)],
+                newest={p.twin_id: p.event_time for p in accepted},  # sorted: last is newest
             )
         return IngestReport(result, tuple(errors[:50]))
 

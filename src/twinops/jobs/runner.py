@@ -23,7 +23,8 @@ from twinops.jobs.executors.base import DoneEvent, Executor, ProgressEvent
 from twinops.jobs.kinds import KindRegistry
 from twinops.jobs.recording import Recorder
 from twinops.jobs.store import Claim, JobStore, ProgressUpdate
-from twinops.jobs.worker import ModelFailed, Succeeded, Task, TaskKey
+from twinops.jobs.worker import ModelFailed, Succeeded, Task, TaskKey, WorkResult
+from twinops.obs import Metrics, logs, tracing
 from twinops.timeutil import Clock
 
 log = logging.getLogger("twinops.jobs")
@@ -43,6 +44,7 @@ class _Flight:
     started: float
     deadline: float
     progress: tuple[float, str] | None = None
+    span: tracing.Span | None = None  # the attempt's trace span, child of the submit's
 
 
 @dataclass
@@ -70,6 +72,7 @@ class JobRunner:
         kinds: KindRegistry,
         settings: JobSettings,
         clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self.runner_id = f"runner-{uuid.uuid4().hex[:16]}"
         self.executor = executor
@@ -78,6 +81,7 @@ class JobRunner:
         self._kinds = kinds
         self._settings = settings
         self._clock = clock
+        self._metrics = metrics
         self._recorder = Recorder(
             store, artifacts, clock, retry_backoff_seconds=settings.retry_backoff_seconds
         )
@@ -117,6 +121,7 @@ class JobRunner:
             self._thread.join(timeout)
         self.executor.close()
         for flight in list(self._flights.values()):
+            self._ended(flight, "interrupted")
             try:
                 self._recorder.give_back(flight.job, "the server stopped")
             except Exception:
@@ -147,10 +152,11 @@ class JobRunner:
         self._dispatch(now)
         if self._flights:
             for event in self.executor.poll(_BUSY_POLL):
-                if isinstance(event, ProgressEvent):
-                    self._progress(event)
-                else:
-                    self._done(event)
+                with logs.job_scope(event.key[1]):  # log records name the job
+                    if isinstance(event, ProgressEvent):
+                        self._progress(event)
+                    else:
+                        self._done(event)
             self._check_timeouts()
         else:
             self._wake.wait(_IDLE_POLL)
@@ -178,13 +184,15 @@ class JobRunner:
         )
         self._more = len(claimed) == free
         for job in claimed:
-            self._start(job)
+            with logs.job_scope(job.job_id):  # log records name the job
+                self._start(job)
 
     def _start(self, job: Job) -> None:
         kind = self._kinds.find(job.kind)
         if kind is None:
             error = JobError(ErrorKind.UNAVAILABLE, f"this server does not run {job.kind} jobs")
             self._recorder.fail(job, error)
+            self._ended(_Flight(job, time.monotonic(), 0.0), "failed")
             return
         try:
             spec = self._artifacts.get(job.spec_sha256)
@@ -192,7 +200,10 @@ class JobRunner:
         except OSError as exc:  # missing, or no longer matching its hash
             message = f"the job's inputs cannot be read from storage: {exc}"
             self._recorder.fail(job, JobError(ErrorKind.INFRASTRUCTURE, message))
+            self._ended(_Flight(job, time.monotonic(), 0.0), "failed")
             return
+        attributes = {"twinops.job_id": job.job_id, "twinops.job_kind": job.kind}
+        span = tracing.start_span("jobs.run", attributes, parent=tracing.job_parent(job.job_id))
         root = self._artifacts.local_root if self.executor.shares_files else None
         task = Task(
             job.tenant,
@@ -203,10 +214,13 @@ class JobRunner:
             snapshot,
             None if root is None else str(root),
             self._artifacts.durable,
+            traceparent=tracing.traceparent(span),
         )
         started = time.monotonic()
-        self._flights[task.key] = _Flight(job, started, started + job.timeout_seconds)
+        self._flights[task.key] = _Flight(job, started, started + job.timeout_seconds, span=span)
         self.executor.submit(task)
+        if self._metrics is not None:
+            self._metrics.job_started(job.kind)
 
     def _progress(self, event: ProgressEvent) -> None:
         flight = self._flights.get(event.key)
@@ -218,6 +232,7 @@ class JobRunner:
         if flight is None:
             return  # cancelled or timed out meanwhile
         job, result = flight.job, event.result
+        self._ended(flight, _outcome(result))
         if isinstance(result, Succeeded):
             wall = time.monotonic() - flight.started
             done = self._recorder.succeed(
@@ -238,6 +253,22 @@ class JobRunner:
         if done is None:
             log.info("job %s moved while it ran; its outcome was dropped", job.job_id)
 
+    def _ended(self, flight: _Flight, status: str) -> None:
+        """Measure an attempt that ended: metrics by kind and status; its span ends."""
+        seconds = time.monotonic() - flight.started
+        log.info(
+            "job %s attempt %d: %s after %.3f s",
+            flight.job.job_id,
+            flight.job.attempts,
+            status,
+            seconds,
+        )
+        if self._metrics is not None:
+            self._metrics.job_finished(flight.job.kind, status, seconds)
+        tracing.end_span(flight.span, status)
+        if status != "lost":  # a lost attempt is retried under the same submit
+            tracing.forget_job(flight.job.job_id)
+
     def _check_timeouts(self) -> None:
         now = time.monotonic()
         for key, flight in list(self._flights.items()):
@@ -245,6 +276,7 @@ class JobRunner:
                 continue
             self.executor.cancel(key)
             del self._flights[key]
+            self._ended(flight, "timeout")
             seconds = flight.job.timeout_seconds
             message = f"no result after {seconds:g} s; the worker was stopped"
             self._recorder.fail(flight.job, JobError(ErrorKind.TIMEOUT, message))
@@ -259,6 +291,7 @@ class JobRunner:
                 continue
             self.executor.cancel(key)
             del self._flights[key]
+            self._ended(flight, "cancelled")
             log.info("job %s is %s: its attempt was stopped", flight.job.job_id, now)
 
     def _keep_leases(self) -> None:
@@ -290,3 +323,10 @@ class JobRunner:
                 )
                 flight.progress = None
         self._store.set_progress(updates)
+
+
+def _outcome(result: WorkResult) -> str:
+    """The status label of an attempt's result: succeeded, failed (the model) or lost."""
+    if isinstance(result, Succeeded):
+        return "succeeded"
+    return "failed" if isinstance(result, ModelFailed) else "lost"

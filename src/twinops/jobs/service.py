@@ -8,6 +8,7 @@ spec's hash, in one transaction. The runner (started by ``serve``) does the rest
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import uuid
@@ -35,6 +36,7 @@ from twinops.jobs.recording import render_log
 from twinops.jobs.runner import JobRunner
 from twinops.jobs.store import JobStore, Move
 from twinops.jobs.worker import JSON
+from twinops.obs import Metrics, tracing
 from twinops.security.entities import AuditEntry, Role
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.store import Page
@@ -44,6 +46,8 @@ JOB_OPTIONS = ("priority", "timeoutSeconds")
 PRIORITY_RANGE = (-100, 100)
 SUMMARY = "outputs/summary.json"
 _INPUTS = ("spec.json", "snapshot.json", "seeds.json")
+
+log = logging.getLogger(__name__)
 
 
 def _priority(body: Mapping[str, Any]) -> int:
@@ -82,8 +86,11 @@ class JobService:
         settings: JobSettings,
         context: Callable[[str], PrepareContext],
         clock: Clock = system_clock,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.kinds = kinds
+        self.metrics = metrics
         self.settings = settings
         self._store = store
         self._artifacts = artifacts
@@ -97,7 +104,13 @@ class JobService:
         """Run queued jobs on ``executor`` from now on, in a thread of this process."""
         if self._runner is None:
             self._runner = JobRunner(
-                self._store, self._artifacts, executor, self.kinds, self.settings, self._clock
+                self._store,
+                self._artifacts,
+                executor,
+                self.kinds,
+                self.settings,
+                self._clock,
+                metrics=self.metrics,
             )
             self._runner.start()
         return self._runner
@@ -121,6 +134,7 @@ class JobService:
 
     # -- commands --------------------------------------------------------------------------
 
+    @tracing.traced("jobs.submit")
     def submit(self, tenant: str, body: Any, *, actor: str, role: Role) -> JobView:
         """Validate a spec, snapshot its inputs, store them and queue the job."""
         if not isinstance(body, Mapping):
@@ -328,6 +342,7 @@ class JobService:
             note += f", to reproduce {reproduces}"
         audit = AuditEntry(tenant, actor, "JobSubmitted", job_id, now, details)
         self._store.create(job, inputs, [LogLine(now, 0, "runner", note)], audit)
+        tracing.remember_job(job_id)  # the runner's span of the job continues this trace
         if self._runner is not None:
             self._runner.wake()
         return JobView(job)

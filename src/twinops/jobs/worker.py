@@ -25,6 +25,7 @@ from typing import Any
 
 from twinops.jobs.canonical import canonical_json, sha256_hex, table_to_parquet
 from twinops.jobs.kinds import JobKind, KindOutput, RunContext
+from twinops.obs import logs, tracing
 
 TaskKey = tuple[str, str, int]
 """(tenant, job id, attempt): one attempt of one job."""
@@ -56,6 +57,7 @@ class Task:
     snapshot: bytes
     artifact_root: str | None = None
     durable: bool = False
+    traceparent: str | None = None  # W3C trace context of the runner's span of this attempt
 
     @property
     def key(self) -> TaskKey:
@@ -142,6 +144,12 @@ def package_versions() -> dict[str, str]:
 
 
 def execute(task: Task, progress: Callable[[float, str], None]) -> WorkResult:
+    """Run one attempt (in the job's log and trace context); see :func:`_execute`."""
+    with logs.job_scope(task.job_id), tracing.span("jobs.execute", parent=task.traceparent):
+        return _execute(task, progress)
+
+
+def _execute(task: Task, progress: Callable[[float, str], None]) -> WorkResult:
     """Run one attempt; capture what the model prints or logs; encode its outputs."""
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)

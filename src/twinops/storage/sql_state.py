@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
+from twinops.obs import tracing
 from twinops.state.entities import (
     AcceptedPoint,
     ApplyResult,
@@ -135,7 +136,7 @@ class SqlStateStore(StateStore):
         rejected: Sequence[Rejected],
         ingest_time: int,
     ) -> ApplyResult:
-        with self._db.write() as conn:
+        with tracing.span("state.apply", {"twinops.points": len(points)}), self._db.write() as conn:
             fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
             new, duplicates, conflicts = self._insert_history(conn, tenant, fresh, ingest_time)
             rejected = [*rejected, *conflicts]

@@ -63,3 +63,7 @@ class Executor(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """What this executor is, for ``/readyz``."""
+
+    def problem(self) -> str | None:
+        """Why this executor cannot run attempts now (for ``/readyz``), or None when it can."""
+        return None

@@ -28,6 +28,7 @@ from twinops.jobs.worker import (
     ignore_interrupts,
     warm_up,
 )
+from twinops.obs import tracing
 
 log = logging.getLogger("twinops.jobs")
 _MAX_FAILED_STARTS = 3
@@ -39,6 +40,7 @@ def _worker_main(conn: Connection) -> None:
     die_with_parent()
     ignore_interrupts()
     warm_up()
+    tracing.configure_worker()  # exports this worker's spans when the server does
     conn.send(("ready", None))
     while True:
         try:
@@ -212,6 +214,13 @@ class LocalProcessExecutor(Executor):
                 worker.process.join(5)
             worker.conn.close()
         self._workers = []
+
+    def problem(self) -> str | None:
+        if not self._workers:
+            return "closed"
+        if self._paused:
+            return "worker processes fail to start"
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -142,6 +142,9 @@ class RayExecutor(Executor):
         if self._owns:
             self._ray.shutdown()
 
+    def problem(self) -> str | None:
+        return None if self._ray.is_initialized() else "Ray is not connected"
+
     def describe(self) -> dict[str, Any]:
         return {
             "executor": self.name,

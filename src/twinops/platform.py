@@ -19,6 +19,8 @@ from twinops.jobs.service import JobService
 from twinops.models.service import ModelService
 from twinops.obs import Metrics, logs, tracing
 from twinops.obs.metrics import QUEUE_STATUSES
+from twinops.registry.outcomes import record_outcome
+from twinops.registry.service import InspectedModel, JobFacts, RegistryService
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
 from twinops.state.retention import FieldCatalog
@@ -28,6 +30,7 @@ from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
 from twinops.storage.sql_jobs import SqlJobStore
 from twinops.storage.sql_models import SqlModelStore
+from twinops.storage.sql_registry import SqlRegistryStore
 from twinops.storage.sql_retention import SqlRetentionStore
 from twinops.storage.sql_security import SqlSecurityStore
 from twinops.storage.sql_state import SqlStateStore
@@ -54,6 +57,7 @@ class Platform:
     ingest: IngestService
     retention: RetentionService
     jobs: JobService
+    registry: RegistryService
     gate: AdmissionGate = field(default_factory=lambda: AdmissionGate(64 * 1024 * 1024))
     mqtt: MqttConsumer | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(system_clock))  # its own registry
@@ -83,6 +87,7 @@ class Platform:
         gate = AdmissionGate(settings.ingest_max_inflight_bytes)
         events = SqlEventStore(db)
         jobs = job_service(settings, db, models, twins, state, clock, metrics)
+        registry = registry_service(db, models, jobs, clock)
         return cls(
             settings,
             db,
@@ -94,6 +99,7 @@ class Platform:
             ingest,
             retention,
             jobs,
+            registry,
             gate,
             metrics=metrics,
         )
@@ -149,6 +155,45 @@ def job_service(
         clock,
         metrics=metrics,
     )
+
+
+def registry_service(
+    db: Database, models: ModelService, jobs: JobService, clock: Clock
+) -> RegistryService:
+    """The model registry, hooked into the job service: specs may run ``registry:name@v``
+    and finished calibrations, validations and regressions land in the registry."""
+
+    def job_facts(tenant: str, job_id: str) -> JobFacts:
+        view = jobs.get(tenant, job_id)
+        job = view.job
+        succeeded = str(job.status) == "succeeded"
+        return JobFacts(
+            job_id=job.job_id,
+            kind=job.kind,
+            status=str(job.status),
+            spec=jobs.spec(tenant, job_id),
+            summary=jobs.summary(tenant, job_id) if succeeded else None,
+            submitted_by=job.submitted_by,
+        )
+
+    def dtmi_exists(tenant: str, dtmi: str) -> bool:
+        try:
+            models.resolve(tenant, dtmi)
+        except (NotFound, InvalidInput):
+            return False
+        return True
+
+    def inspect(reference: str) -> InspectedModel:
+        from twinops.sim.inspect import inspect_model
+
+        return inspect_model(reference)
+
+    registry = RegistryService(SqlRegistryStore(db), inspect, job_facts, dtmi_exists, clock)
+    jobs.spec_resolvers.append(registry.resolve_spec)
+    jobs.success_listeners.append(
+        lambda job: record_outcome(registry, job_facts, job.tenant, job.job_id)
+    )
+    return registry
 
 
 def configure_logging(settings: Settings) -> None:

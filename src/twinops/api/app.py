@@ -17,6 +17,7 @@ from twinops.api.routes import (
     jobs,
     models,
     query,
+    registry,
     relationships,
     retention,
     security,
@@ -70,6 +71,7 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         retention.router,
         export.router,
         jobs.router,
+        registry.router,
     ):
         app.include_router(router)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twinops.cli import jobs, models, retention, security, telemetry, twins
+from twinops.cli import jobs, models, registry, retention, security, telemetry, twins
 from twinops.cli.context import ConfigOption, DataDirOption, settings_for
 from twinops.config import env_name
 
@@ -23,6 +23,7 @@ app.add_typer(security.audit, name="audit")
 app.add_typer(retention.app, name="retention")
 app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(registry.app, name="registry")
 app.command("query")(twins.query)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="bind address (127.0.0.1)")]

@@ -16,6 +16,7 @@ from typing import Any
 from twinops.errors import TwinOpsError
 from twinops.models.dtdl import load_paths
 from twinops.platform import Platform
+from twinops.security.entities import Role
 
 log = logging.getLogger("twinops.demo")
 _REPO_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "pump_fleet"
@@ -49,18 +50,51 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 def load_demo(
-    platform: Platform, *, stations: int = 3, pumps_per_station: int = 4, seed: int = 7
+    platform: Platform,
+    *,
+    stations: int = 3,
+    pumps_per_station: int = 4,
+    seed: int = 7,
+    register: bool = True,
 ) -> dict[str, Any]:
-    """Upload the example models and, if the tenant has no twins yet, a generated fleet."""
+    """Upload the example models and, if the tenant has no twins yet, a generated fleet;
+    with ``register``, the example pump model as the registry's ``candidate``."""
     tenant = platform.settings.default_tenant
     upload = platform.models.upload(tenant, load_paths([examples_dir() / "models"]))
-    loaded = {"models": len(upload.created) + len(upload.unchanged), "twins": 0, "relationships": 0}
+    loaded: dict[str, Any] = {
+        "models": len(upload.created) + len(upload.unchanged),
+        "twins": 0,
+        "relationships": 0,
+    }
+    loaded["registered"] = register_pump_model(platform) if register else None
     if platform.twins.list_twins(tenant, limit=1).items:
         return loaded
     fleet = fleet_module().generate_fleet(stations, pumps_per_station, seed=seed)
     result = platform.twins.import_graph(tenant, fleet.twins, fleet.relationships)
     loaded.update(twins=result.twins, relationships=result.relationships)
     return loaded
+
+
+def register_pump_model(platform: Platform) -> int | None:
+    """Register the example pump model version (``registry/pump.yaml``) as the ``candidate``
+    when the registry has no ``pump`` yet; answer the version number, or None if it had."""
+    import yaml
+
+    tenant = platform.settings.default_tenant
+    if any(m.name == "pump" for m in platform.registry.models(tenant)):
+        return None
+    body = yaml.safe_load((examples_dir() / "registry" / "pump.yaml").read_text())
+    version = platform.registry.register(tenant, "pump", body, actor="demo")
+    platform.registry.move_alias(
+        tenant,
+        "pump",
+        "candidate",
+        version.version,
+        actor="demo",
+        role=Role.MODELER,
+        reason="the demo's nameplate model, not yet validated",
+    )
+    return version.version
 
 
 def telemetry_module() -> ModuleType:

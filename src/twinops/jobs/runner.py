@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,7 @@ class JobRunner:
         kinds: KindRegistry,
         settings: JobSettings,
         clock: Clock,
+        on_success: Callable[[Job], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.runner_id = f"runner-{uuid.uuid4().hex[:16]}"
@@ -81,6 +83,7 @@ class JobRunner:
         self._kinds = kinds
         self._settings = settings
         self._clock = clock
+        self._on_success = on_success
         self._metrics = metrics
         self._recorder = Recorder(
             store, artifacts, clock, retry_backoff_seconds=settings.retry_backoff_seconds
@@ -238,6 +241,8 @@ class JobRunner:
             done = self._recorder.succeed(
                 job, result, executor=self.executor.name, wall_seconds=wall
             )
+            if done is not None and self._on_success is not None:
+                self._on_success(done)
         elif isinstance(result, ModelFailed):
             error = JobError(ErrorKind.MODEL, result.message, result.type)
             done = self._recorder.fail(

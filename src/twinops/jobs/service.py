@@ -97,6 +97,10 @@ class JobService:
         self._context = context
         self._clock = clock
         self._runner: JobRunner | None = None
+        # Other contexts hook in here (the registry resolves ``model: registry:...`` and
+        # registers calibrations); the job system itself knows nothing of them.
+        self.spec_resolvers: list[Callable[[str, Mapping[str, Any]], Mapping[str, Any]]] = []
+        self.success_listeners: list[Callable[[Job], None]] = []
 
     # -- the runner ------------------------------------------------------------------------
 
@@ -110,6 +114,7 @@ class JobService:
                 self.kinds,
                 self.settings,
                 self._clock,
+                on_success=self._succeeded,
                 metrics=self.metrics,
             )
             self._runner.start()
@@ -153,7 +158,9 @@ class JobService:
                 " submit again when some have finished",
                 retry_after=5.0,
             )
-        raw = {k: v for k, v in body.items() if k not in JOB_OPTIONS}
+        raw: Mapping[str, Any] = {k: v for k, v in body.items() if k not in JOB_OPTIONS}
+        for resolve in self.spec_resolvers:
+            raw = resolve(tenant, raw)
         prepared = kind.prepare(raw, self._context(tenant))
         inputs = [
             self._put("spec.json", prepared.spec),
@@ -271,6 +278,22 @@ class JobService:
         if SUMMARY not in stored:
             raise NotFound(f"job {job_id} is {job.status} and has no summary")
         return json.loads(self._artifacts.get(stored[SUMMARY].sha256))
+
+    def spec(self, tenant: str, job_id: str) -> Any:
+        """The job's canonical spec, as stored when it was submitted."""
+        stored = {a.name: a for a in self.artifacts(tenant, job_id)}
+        if "spec.json" not in stored:
+            raise NotFound(f"job {job_id} has no stored spec")
+        return json.loads(self._artifacts.get(stored["spec.json"].sha256))
+
+    def _succeeded(self, job: Job) -> None:
+        for listener in self.success_listeners:
+            try:
+                listener(job)
+            except Exception as exc:  # a listener's failure must not stop the runner
+                log.exception("after job %s succeeded, %s failed", job.job_id, listener)
+                line = LogLine(self._clock(), job.attempts, "runner", f"after success: {exc}")
+                self._store.append_log(job.tenant, job.job_id, [line])
 
     def unfinished(self, tenant: str) -> int:
         """How many of the tenant's jobs are queued or running."""

@@ -300,6 +300,63 @@ class Client:
         result: dict[str, Any] = self._json("POST", "/v1/jobs", json=dict(spec))
         return result
 
+    # -- registry -------------------------------------------------------------------------
+
+    def registered_models(self) -> list[dict[str, Any]]:
+        """Every registered simulation model: latest version and aliases."""
+        result: dict[str, Any] = self._json("GET", "/v1/registry/models")
+        return list(result["models"])
+
+    def registered_model(self, name: str) -> dict[str, Any]:
+        """A registered model's versions and aliases."""
+        result: dict[str, Any] = self._json("GET", f"/v1/registry/models/{_seg(name)}")
+        return result
+
+    def register_version(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a new immutable version of ``name``."""
+        path = f"/v1/registry/models/{_seg(name)}/versions"
+        result: dict[str, Any] = self._json("POST", path, json=dict(body))
+        return result
+
+    def model_version(self, name: str, selector: int | str) -> dict[str, Any]:
+        """A version (number or alias) with its evidence and the promotion gate's answer."""
+        path = f"/v1/registry/models/{_seg(name)}/versions/{_seg(str(selector))}"
+        result: dict[str, Any] = self._json("GET", path)
+        return result
+
+    def move_alias(self, name: str, alias: str, version: int, reason: str = "") -> dict[str, Any]:
+        """Point ``alias`` at ``version`` (production: admin, and the gate must pass)."""
+        path = f"/v1/registry/models/{_seg(name)}/aliases/{_seg(alias)}"
+        result: dict[str, Any] = self._json(
+            "PUT", path, json={"version": version, "reason": reason}
+        )
+        return result
+
+    def rollback_alias(self, name: str, alias: str) -> dict[str, Any]:
+        """Move ``alias`` back to where it pointed before its last move."""
+        path = f"/v1/registry/models/{_seg(name)}/aliases/{_seg(alias)}/rollback"
+        result: dict[str, Any] = self._json("POST", path)
+        return result
+
+    def attach_evidence(self, name: str, version: int, job_id: str) -> dict[str, Any]:
+        """Keep a finished validation or regression job as evidence of a version."""
+        path = f"/v1/registry/models/{_seg(name)}/versions/{version}/evidence"
+        result: dict[str, Any] = self._json("POST", path, json={"job": job_id})
+        return result
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        """Every alias move of a model, oldest first."""
+        params = {"alias": alias} if alias else {}
+        path = f"/v1/registry/models/{_seg(name)}/history"
+        result: dict[str, Any] = self._json("GET", path, params=params)
+        return list(result["moves"])
+
+    def run_regression(self, name: str, version: int, regression: str) -> dict[str, Any]:
+        """Submit a version's declared regression scenario as a job."""
+        path = f"/v1/registry/models/{_seg(name)}/versions/{version}/regressions/{_seg(regression)}"
+        result: dict[str, Any] = self._json("POST", path)
+        return result
+
     def job(self, job_id: str) -> dict[str, Any]:
         """A job: status, progress, attempts, timings, error and output hashes."""
         result: dict[str, Any] = self._json("GET", f"/v1/jobs/{_seg(job_id)}")

@@ -59,6 +59,12 @@ def check_spec(spec: ScenarioSpec) -> ScenarioSpec:
         raise InvalidInput.of([*problems, *exc.violations]) from None
     signature = model.signature
     problems += _check_values(spec, signature, "parameters", spec.parameters)
+    for twin, values in spec.twin_parameters.items():
+        if twin not in spec.twins:
+            problems.append(
+                Violation(f"twinParameters.{twin}", "unknownTwin", "not one of the spec's twins")
+            )
+        problems += _check_values(spec, signature, f"twinParameters.{twin}", values)
     problems += _check_inputs(spec, signature, "inputs", spec.inputs)
     for i, name in enumerate(spec.outputs or ()):
         if name not in signature.output_names:

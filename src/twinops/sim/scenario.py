@@ -28,6 +28,7 @@ from twinops.errors import InvalidInput, MalformedInput, Violation
 from twinops.sim.fields import Duration, Instant
 from twinops.sim.priors import Prior
 from twinops.sim.profiles import Profile, SpecModel
+from twinops.sim.registry_ref import RegistryRef
 from twinops.twins.entities import TWIN_ID_PATTERN
 
 Kind = Literal["what-if", "sweep", "monte-carlo", "sensitivity"]
@@ -73,6 +74,7 @@ class ScenarioSpec(SpecModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     model: str = Field(min_length=3, max_length=300)
+    registry: RegistryRef | None = None
     twins: tuple[str, ...] = Field(min_length=1, max_length=1000)
     as_of: Instant | None = None
     start: Instant | None = None
@@ -80,6 +82,7 @@ class ScenarioSpec(SpecModel):
     step: Duration
     record: Duration | None = None
     parameters: dict[str, float] = Field(default_factory=dict, max_length=1000)
+    twin_parameters: dict[str, dict[str, float]] = Field(default_factory=dict, max_length=1000)
     inputs: dict[str, Profile] = Field(default_factory=dict, max_length=1000)
     outputs: tuple[str, ...] | None = Field(default=None, min_length=1, max_length=1000)
     seed: int = Field(default=0, ge=0, lt=2**63)

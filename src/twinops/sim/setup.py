@@ -53,10 +53,10 @@ class Setup:
         signature = model.signature
         entries = {entry["id"]: entry for entry in snapshot["twins"]}
         twins = [entries[twin_id] for twin_id in spec.twins]
+        # A twin's own values (a per-twin calibration) come before its nameplate.
+        own = [{**t["parameters"], **spec.twin_parameters.get(t["id"], {})} for t in twins]
         base = {
-            p.name: np.array(
-                [float(t["parameters"].get(p.name, p.default)) for t in twins], dtype=np.float64
-            )
+            p.name: np.array([float(t.get(p.name, p.default)) for t in own], dtype=np.float64)
             for p in signature.parameters
         }
         clock = SimClock(int(snapshot["start"]), spec.step, spec.steps)

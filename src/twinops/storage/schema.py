@@ -308,7 +308,76 @@ job_logs = Table(
     Index("ix_job_logs_job", "tenant", "job_id", "id"),
 )
 
+# -- registry --------------------------------------------------------------------------------
+
+# Registered simulation model versions: immutable rows, numbered per (tenant, name).
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("model_ref", String(300), nullable=False),
+    Column("code_sha256", String(64), nullable=False),
+    Column("parameters", JsonDocument, nullable=False),
+    Column("intervals", JsonDocument, nullable=False),
+    Column("twin_parameters", JsonDocument, nullable=False),
+    Column("twin_model", String(DTMI), nullable=True),
+    Column("default_scenario", JsonDocument, nullable=True),
+    Column("thresholds", JsonDocument, nullable=False),
+    Column("regressions", JsonDocument, nullable=False),
+    Column("author", String(256), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("lineage", JsonDocument, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Append-only: what jobs showed about a version (validation scores, regression outcomes).
+model_evidence = Table(
+    "model_evidence",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False, comment="validation | regression"),
+    Column("label", String(128), nullable=False),
+    Column("job_id", String(ID), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("metrics", JsonDocument, nullable=False),
+    Column("reasons", JsonDocument, nullable=False),
+    Column("attached_at", BigInteger, nullable=False),
+    Column("attached_by", String(256), nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("moved_at", BigInteger, nullable=False),
+    Column("moved_by", String(256), nullable=False),
+)
+
+# Every alias move, in order: the history rollback reads.
+alias_moves = Table(
+    "alias_moves",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("alias", String(64), nullable=False),
+    Column("previous", Integer, nullable=True),
+    Column("version", Integer, nullable=True, comment="null: the alias was removed"),
+    Column("moved_at", BigInteger, nullable=False),
+    Column("moved_by", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 __all__ = [
+    "alias_moves",
     "api_keys",
     "audit_heads",
     "audit_log",
@@ -321,7 +390,10 @@ __all__ = [
     "jobs",
     "message_ids",
     "metadata",
+    "model_aliases",
     "model_ancestors",
+    "model_evidence",
+    "model_versions",
     "models",
     "quarantine",
     "relationships",

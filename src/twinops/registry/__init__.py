@@ -1,0 +1,1 @@
+"""The model registry: versioned simulation models, aliases moved through evidence gates."""

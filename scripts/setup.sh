@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Create the project virtualenv (.venv) and install twinops into it, editable,
-# with the dev extra: pip install -e '.[dev]'.
+# with the dev extra: pip install -e '.[dev]'. Then install the console's browser
+# assets from npm (web/package-lock.json: npm ci in web/) and copy the files the
+# console loads into src/twinops/web/static/vendor/ (no CDN: the console works offline).
 #
 # Skips the install when pyproject.toml (and the interpreter) have not changed
-# since the last successful one (hash stamp in .venv). Quiet unless something
-# fails; then pip's output is shown.
+# since the last successful one (hash stamp in .venv), and npm ci when
+# web/package-lock.json has not (stamp in web/node_modules). Quiet unless something
+# fails; then pip's (or npm's) output is shown.
 #
 # Environment:
 #   TWINOPS_PYTHON   interpreter to create .venv with (default python3.11, else python3 if >= 3.11)
@@ -71,6 +74,45 @@ if [[ ! -x "$VENV/bin/python" ]] || ! py_ok "$VENV/bin/python"; then
     "$python" -m venv --clear "$VENV" || die "could not create $VENV with $python"
     rm -f "$STAMP"
 fi
+
+# The console's third-party assets: npm ci when the lock changed, then copy into vendor/.
+readonly WEB="$ROOT/web"
+readonly VENDOR="$ROOT/src/twinops/web/static/vendor"
+readonly WEB_STAMP="$WEB/node_modules/.twinops-setup-stamp"
+# name in node_modules -> name in vendor/
+readonly VENDOR_FILES=(
+    "uplot/dist/uPlot.esm.js:uPlot.esm.js"
+    "uplot/dist/uPlot.min.css:uPlot.min.css"
+    "uplot/LICENSE:uPlot.LICENSE.txt"
+)
+
+web_assets() {
+    local web_want entry missing=0
+    [[ -f "$WEB/package-lock.json" ]] || return 0
+    for entry in "${VENDOR_FILES[@]}"; do
+        [[ -f "$VENDOR/${entry#*:}" ]] || missing=1
+    done
+    web_want="$(sha256sum "$WEB/package-lock.json" | cut -d' ' -f1)"
+    if [[ "${TWINOPS_FORCE_SETUP:-0}" != 1 && $missing == 0 && -f "$WEB_STAMP" &&
+        "$(cat "$WEB_STAMP")" == "$web_want" ]]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        log "warning: npm is not installed; the console's charts (src/twinops/web/static/vendor) are missing"
+        return 0
+    fi
+    log "installing the console's assets with npm ci (web/package-lock.json changed or first run)"
+    rm -f "$WEB_STAMP"
+    quiet npm ci --prefix "$WEB" --no-audit --no-fund --ignore-scripts --loglevel=error ||
+        die "npm ci in web/ failed"
+    mkdir -p "$VENDOR"
+    for entry in "${VENDOR_FILES[@]}"; do
+        cp -f "$WEB/node_modules/${entry%%:*}" "$VENDOR/${entry#*:}" ||
+            die "web/node_modules/${entry%%:*} is missing after npm ci"
+    done
+    printf '%s\n' "$web_want" >"$WEB_STAMP"
+}
+web_assets
 
 want="$({
     sha256sum pyproject.toml

@@ -3,6 +3,7 @@
 #
 #   1. scripts/setup.sh     .venv with twinops[dev] (skipped when up to date)
 #   2. scripts/services.sh  PostgreSQL and Mosquitto on 127.0.0.1
+#      scripts/browser.sh   Debian's Chromium for the console's browser tests
 #   3. ruff check, ruff format --check, mypy, pytest "$@"
 #
 # All checks run even when an earlier one fails; the exit status is non-zero if
@@ -63,6 +64,9 @@ results+=("setup ok")
 banner "services: scripts/services.sh"
 { "$ROOT/scripts/services.sh" >/dev/null; } 2>&1 || abort services
 results+=("services ok")
+
+# A missing browser fails only the console's browser tests, so the other checks still run.
+step browser "$ROOT/scripts/browser.sh"
 
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"

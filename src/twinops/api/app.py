@@ -27,6 +27,7 @@ from twinops.api.routes import (
 from twinops.obs.asgi import ObserveRequests
 from twinops.platform import Platform
 from twinops.security.entities import Principal
+from twinops.web.routes import console_routes
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -74,4 +75,5 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         registry.router,
     ):
         app.include_router(router)
+    app.router.routes.extend(console_routes())  # the browser console at / (open, no data)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from twinops.jobs.entities import Artifact, Job, JobView, Reproduction
@@ -74,4 +76,33 @@ def artifact_to_json(artifact: Artifact) -> dict[str, Any]:
         "sha256": artifact.sha256,
         "size": artifact.size,
         "mediaType": artifact.media_type,
+    }
+
+
+def _cell(value: Any) -> Any:
+    """A table cell for JSON: times as RFC 3339, non-finite floats as null."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def table_to_json(parquet: bytes, *, limit: int) -> dict[str, Any]:
+    """A Parquet result table as columns of JSON values (the first ``limit`` rows)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(parquet))
+    rows = table.num_rows
+    shown = table.slice(0, limit) if rows > limit else table
+    columns = shown.to_pydict()
+    return {
+        "columns": list(columns),
+        "rows": shown.num_rows,
+        "totalRows": rows,
+        "data": {name: [_cell(v) for v in values] for name, values in columns.items()},
     }

@@ -38,13 +38,24 @@ class SqlEventStore(EventStore):
         self._db = db
 
     def list_events(
-        self, tenant: str, *, after_seq: int = 0, subject: str | None = None, limit: int = 100
+        self,
+        tenant: str,
+        *,
+        after_seq: int = 0,
+        subject: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+        before_seq: int | None = None,
     ) -> list[Event]:
-        """Events with a sequence number above ``after_seq``, oldest first."""
+        """Events with a sequence number above ``after_seq`` (and below ``before_seq``),
+        oldest first, or the latest ``limit`` of them first with ``newest_first``."""
         stmt = select(events).where(events.c.tenant == tenant, events.c.seq > after_seq)
+        if before_seq is not None:
+            stmt = stmt.where(events.c.seq < before_seq)
         if subject is not None:
             stmt = stmt.where(events.c.subject == subject)
-        stmt = stmt.order_by(events.c.seq).limit(limit)
+        order = events.c.seq.desc() if newest_first else events.c.seq
+        stmt = stmt.order_by(order).limit(limit)
         with self._db.read() as conn:
             return [
                 Event(

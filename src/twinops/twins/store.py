@@ -167,6 +167,14 @@ class EventStore(ABC):
 
     @abstractmethod
     def list_events(
-        self, tenant: str, *, after_seq: int = 0, subject: str | None = None, limit: int = 100
+        self,
+        tenant: str,
+        *,
+        after_seq: int = 0,
+        subject: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+        before_seq: int | None = None,
     ) -> list[Event]:
-        """Events with a sequence number above ``after_seq``, oldest first."""
+        """Events with a sequence number above ``after_seq`` (and below ``before_seq``),
+        oldest first, or the latest ``limit`` of them first with ``newest_first``."""

@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from twinops.api.deps import Operator, PlatformDep, Viewer
 from twinops.api.routes.common import Cursor, Limit, json_response, page_body
 from twinops.jobs.entities import JobStatus
-from twinops.jobs.representation import artifact_to_json, job_to_json, view_to_json
+from twinops.jobs.representation import (
+    artifact_to_json,
+    job_to_json,
+    table_to_json,
+    view_to_json,
+)
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -111,3 +116,19 @@ def get_artifact(platform: PlatformDep, caller: Viewer, job_id: str, name: str) 
 def job_summary(platform: PlatformDep, caller: Viewer, job_id: str) -> Any:
     """The summary output of a succeeded job."""
     return platform.jobs.summary(caller.tenant, job_id)
+
+
+TableName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$", description="e.g. `series`")]
+
+
+@router.get("/{job_id}/tables/{name}", operation_id="jobs-table")
+def job_table(
+    platform: PlatformDep,
+    caller: Viewer,
+    job_id: str,
+    name: TableName,
+    limit: Annotated[int, Query(ge=1, le=200_000, description="at most this many rows")] = 50_000,
+) -> Response:
+    """A result table (``outputs/<name>.parquet``) as JSON columns, for charts and browsers."""
+    _, chunks = platform.jobs.artifact(caller.tenant, job_id, f"outputs/{name}.parquet")
+    return json_response(table_to_json(b"".join(chunks), limit=limit))

@@ -1,0 +1,1 @@
+"""The browser console: a small single-page app served by the API server (an edge)."""

@@ -148,9 +148,10 @@ class KindRegistry:
 
 def default_kinds(*, test_kinds: bool = False) -> KindRegistry:
     """The built-in kinds; the test kinds only when asked for (never by default)."""
+    from twinops.fidelity.kinds import CalibrationKind, ValidationKind
     from twinops.jobs.scenario import ScenarioKind
 
-    registry = KindRegistry([ScenarioKind()])
+    registry = KindRegistry([ScenarioKind(), CalibrationKind(), ValidationKind()])
     if test_kinds:
         from twinops.jobs.testing import all_test_kinds
 

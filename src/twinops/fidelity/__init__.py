@@ -1,0 +1,1 @@
+"""Fidelity: calibration (parameter estimation), validation metrics and reports, drift detection."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twinops.config import SECRET_SETTINGS, Settings
 from twinops.errors import InvalidInput, NotFound
+from twinops.fidelity.drift_service import DriftService
 from twinops.ingest.admission import AdmissionGate
 from twinops.ingest.pipeline import IngestService
 from twinops.jobs.artifacts import FileArtifactStore
@@ -21,6 +23,7 @@ from twinops.obs import Metrics, logs, tracing
 from twinops.obs.metrics import QUEUE_STATUSES
 from twinops.registry.outcomes import record_outcome
 from twinops.registry.service import InspectedModel, JobFacts, RegistryService
+from twinops.security.entities import Role
 from twinops.security.service import SecurityService
 from twinops.security.tokens import JwtConfig
 from twinops.state.retention import FieldCatalog
@@ -28,6 +31,7 @@ from twinops.state.retention_service import RetentionService
 from twinops.state.store import StateStore
 from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
+from twinops.storage.sql_drift import SqlDriftPolicyStore
 from twinops.storage.sql_jobs import SqlJobStore
 from twinops.storage.sql_models import SqlModelStore
 from twinops.storage.sql_registry import SqlRegistryStore
@@ -58,6 +62,7 @@ class Platform:
     retention: RetentionService
     jobs: JobService
     registry: RegistryService
+    drift: DriftService
     gate: AdmissionGate = field(default_factory=lambda: AdmissionGate(64 * 1024 * 1024))
     mqtt: MqttConsumer | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(system_clock))  # its own registry
@@ -88,6 +93,8 @@ class Platform:
         events = SqlEventStore(db)
         jobs = job_service(settings, db, models, twins, state, clock, metrics)
         registry = registry_service(db, models, jobs, clock)
+        drift = drift_service(db, registry, twins, models, events, jobs, metrics, clock)
+        ingest.observers.append(drift.observe)
         return cls(
             settings,
             db,
@@ -100,6 +107,7 @@ class Platform:
             retention,
             jobs,
             registry,
+            drift,
             gate,
             metrics=metrics,
         )
@@ -219,6 +227,34 @@ def queue_depth(db: Database) -> dict[str, int]:
     )
     with db.read() as conn:
         return {str(status): int(n) for status, n in conn.execute(stmt)}
+
+
+def drift_service(
+    db: Database,
+    registry: RegistryService,
+    twins: TwinService,
+    models: ModelService,
+    events: SqlEventStore,
+    jobs: JobService,
+    metrics: Metrics,
+    clock: Clock,
+) -> DriftService:
+    """Drift monitoring of production models on ingest; alerts count in the metrics and may
+    submit recalibration jobs (as the tenant's drift policy, with the modeler role)."""
+
+    def submit(tenant: str, spec: Mapping[str, Any]) -> str:
+        return jobs.submit(tenant, dict(spec), actor="drift-policy", role=Role.MODELER).job.job_id
+
+    return DriftService(
+        SqlDriftPolicyStore(db),
+        registry,
+        twins,
+        models,
+        events,
+        submit,
+        on_alert=lambda alert: metrics.drift_alert(alert.detector),
+        clock=clock,
+    )
 
 
 def model_fields(models: ModelService) -> FieldCatalog:

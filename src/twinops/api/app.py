@@ -10,6 +10,7 @@ from twinops.api.auth import Authenticate
 from twinops.api.limits import BodySizeLimit, RateLimiter
 from twinops.api.problems import install_problem_handlers
 from twinops.api.routes import (
+    drift,
     events,
     export,
     external_ids,
@@ -73,6 +74,7 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         export.router,
         jobs.router,
         registry.router,
+        drift.router,
     ):
         app.include_router(router)
     app.router.routes.extend(console_routes())  # the browser console at / (open, no data)

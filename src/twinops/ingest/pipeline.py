@@ -8,8 +8,9 @@ dropped silently.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,8 @@ from twinops.timeutil import Clock, parse_time, system_clock
 from twinops.twins.service import TwinService
 
 POINT_KEYS = {"twin", "externalId", "name", "value", "time", "unit", "id"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class IngestService:
         self._clock = clock
         # µs an event may precede its arrival before it is flagged very late; 0: never flagged.
         self._late_after = late_after
+        # Called with each batch's accepted points once they are stored (drift monitoring);
+        # an observer's failure is logged and never fails the batch.
+        self.observers: list[Callable[[str, Sequence[AcceptedPoint]], object]] = []
 
     def now(self) -> int:
         """The service clock's now (freshness is measured against it)."""
@@ -145,6 +151,11 @@ class IngestService:
                 rules=[r.rule for r in (*kept, *result.conflicts)],
                 newest={p.twin_id: p.event_time for p in accepted},  # sorted: last is newest
             )
+        for observe in self.observers:
+            try:
+                observe(tenant, accepted)
+            except Exception:
+                log.exception("an ingest observer failed on a batch of %d points", len(accepted))
         return IngestReport(result, tuple(errors[:50]))
 
     def _flag_very_late(self, points: Sequence[AcceptedPoint], now: int) -> list[AcceptedPoint]:

@@ -294,3 +294,10 @@ def _history(
             f"{format_rfc3339(end - 1)} to replay",
         )
     return {"field": field, "times": times, "values": values, "initial": initial}
+
+
+def bound_parameters(
+    signature: ModelSignature, twin: Twin, resolved: ResolvedModel
+) -> dict[str, float]:
+    """A twin's nameplate values of the parameters bound to its properties, in model units."""
+    return dict(_bound(signature, twin, resolved, {}, 0)["parameters"])

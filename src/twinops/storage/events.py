@@ -37,6 +37,11 @@ class SqlEventStore(EventStore):
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    def append(self, new_events: Sequence[NewEvent]) -> None:
+        """Append events in one transaction (events no twin write carries: drift alerts)."""
+        with self._db.write() as conn:
+            append_events(conn, new_events)
+
     def list_events(
         self,
         tenant: str,

@@ -376,6 +376,17 @@ alias_moves = Table(
     Column("reason", Text, nullable=False),
 )
 
+# Drift policies per registered model: how its production version watches incoming telemetry.
+drift_policies = Table(
+    "drift_policies",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("name", String(64), primary_key=True, comment="a registered model name"),
+    Column("policy", JsonDocument, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
 __all__ = [
     "alias_moves",
     "api_keys",
@@ -383,6 +394,7 @@ __all__ = [
     "audit_log",
     "current_state",
     "data_quality",
+    "drift_policies",
     "events",
     "external_ids",
     "job_artifacts",

@@ -68,6 +68,7 @@ class EventType(StrEnum):
     EXTERNAL_ID_MAPPED = "ExternalIdMapped"
     EXTERNAL_ID_UNMAPPED = "ExternalIdUnmapped"
     TELEMETRY_APPLIED = "TelemetryApplied"
+    DRIFT_DETECTED = "DriftDetected"
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,10 @@ class EventStore(ABC):
     """The ordered stream of everything that happened, per tenant."""
 
     @abstractmethod
+    def append(self, new_events: Sequence[NewEvent]) -> None:
+        """Append events in one transaction."""
+
+    @abstractmethod
     def list_events(
         self,
         tenant: str,

@@ -1,0 +1,148 @@
+"""Drift-check overhead per ingested point, beside the in-process ingest cost in the same run.
+
+The telemetry of ``bench_ingest.py`` (a pump fleet, default 1,000 twins ≈ 3,800 streams, one
+point per stream per second, batches of 5,000 in event-time order) goes batch after batch
+through ``platform.ingest.ingest`` on a fresh SQLite data folder (the baseline), and the same
+points — as ingest's accepted points (twin, field, µs event time, canonical value) — through
+:meth:`DriftMonitor.update_points`, alternating batch by batch so both see the same machine.
+Monitors measured: the persistence predictor with CUSUM + Page-Hinkley + rolling error, and a
+regression predictor over the pump's 10 fields (fitted beforehand on generated points) with
+the same detectors. Warm-up is 20 points per stream so detection runs for most of the run.
+Goal (issue 6): monitor cost < 5 % of ingest cost per point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib as b
+
+from twinops.fidelity.drift import (
+    Cusum,
+    DriftMonitor,
+    DriftPolicy,
+    PageHinkley,
+    PersistencePredictor,
+    RegressionPredictor,
+    RollingError,
+)
+from twinops.state.entities import AcceptedPoint
+
+TENANT = "default"
+GOAL_FRACTION = 0.05
+
+
+def accepted(rows: list[b.Row]) -> list[AcceptedPoint]:
+    """The batch as the pipeline hands it on: canonical values, µs times, event-time order."""
+    points = [AcceptedPoint(tw, name, t, v, "bench") for tw, name, t, v, _ in rows]
+    points.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
+    return points
+
+
+def pump_regression(streams: list[b.Stream], steps: int) -> RegressionPredictor:
+    """A regression over the pump fields, fitted on ``steps`` generated seconds of one pump."""
+    pump = streams[0].twin_id
+    fields = [s.name for s in streams if s.twin_id == pump]
+    mine = [s for s in streams if s.twin_id == pump]
+    table: dict[str, list[float]] = {f: [] for f in fields}
+    for _points, rows in b.telemetry_batches(mine, steps * len(mine), len(mine), seed=3):
+        for _tw, name, _t, value, _ in rows:
+            table[name].append(value)
+    data = np.column_stack([table[f] for f in fields])
+    return RegressionPredictor.fit(fields, data)
+
+
+def main() -> int:
+    """Print the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--twins", type=int, default=1000)
+    parser.add_argument("--points", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="300 twins, 30k points")
+    args = parser.parse_args()
+    if args.quick:
+        args.twins, args.points = 300, 30_000
+    started = time.perf_counter()
+    streams = b.telemetry_streams(args.twins)
+    policy = DriftPolicy(
+        detectors=(Cusum(), PageHinkley(), RollingError(window=60, factor=2.0)),
+        warmup_points=20,
+    )
+    monitors = {
+        "persistence+all-three": DriftMonitor(policy, PersistencePredictor(), capacity=4096),
+        "regression+all-three": DriftMonitor(policy, pump_regression(streams, 300), capacity=4096),
+    }
+    timings: dict[str, list[float]] = {"ingest": [], **{k: [] for k in monitors}}
+    alerts = dict.fromkeys(monitors, 0)
+    checked = dict.fromkeys(monitors, 0)
+    with tempfile.TemporaryDirectory(prefix="twinops-drift-") as tmp:
+        data_dir = Path(tmp) / "fleet"
+        prepared = b.prepare_data_dir(data_dir, args.twins)
+        platform = b.open_platform(data_dir)
+        try:
+            steps = -(-args.points // len(streams))
+            start_us = (time.time_ns() // 1_000_000_000 - steps) * 1_000_000
+            clock = time.perf_counter
+            count = 0
+            b.log(f"ingesting {args.points} points ({len(streams)} streams) ...")
+            for points, rows in b.telemetry_batches(
+                streams, args.points, args.batch, start_us=start_us
+            ):
+                batch = accepted(rows)
+                t0 = clock()
+                report = platform.ingest.ingest(TENANT, points, source="bench")
+                timings["ingest"].append(clock() - t0)
+                if report.result.quarantined:
+                    raise RuntimeError(f"points quarantined: {list(report.errors)[:3]}")
+                for name, monitor in monitors.items():
+                    t0 = clock()
+                    outcome = monitor.update_points(batch)
+                    timings[name].append(clock() - t0)
+                    alerts[name] += len(outcome.alerts)
+                    checked[name] += outcome.checked
+                count += len(rows)
+        finally:
+            platform.close()
+    ingest_us = 1e6 * sum(timings["ingest"]) / count
+    result: dict[str, Any] = {
+        "benchmark": "drift-check overhead per ingested point",
+        "twins": args.twins,
+        "streams": len(streams),
+        "points": count,
+        "batch": args.batch,
+        "fleet": {k: v for k, v in prepared.items() if k != "load"},
+        "ingest_in_process": {
+            "us_per_point": round(ingest_us, 3),
+            "points_per_s": round(1e6 / ingest_us, 1),
+            "batch": b.summary_ms(timings["ingest"]),
+        },
+        "monitors": {},
+    }
+    for name in monitors:
+        monitor_us = 1e6 * sum(timings[name]) / count
+        fraction = monitor_us / ingest_us
+        result["monitors"][name] = {
+            "us_per_point": round(monitor_us, 3),
+            "batch": b.summary_ms(timings[name]),
+            "points_checked_by_detectors": checked[name],
+            "alerts": alerts[name],
+            "fraction_of_ingest": round(fraction, 4),
+            "goal": {"fraction_of_ingest": GOAL_FRACTION, "met": fraction < GOAL_FRACTION},
+        }
+    result["machine"] = b.machine()
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    b.emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -182,6 +182,7 @@ def registry_service(
             spec=jobs.spec(tenant, job_id),
             summary=jobs.summary(tenant, job_id) if succeeded else None,
             submitted_by=job.submitted_by,
+            extra={"reproduces": job.reproduces} if job.reproduces else {},
         )
 
     def dtmi_exists(tenant: str, dtmi: str) -> bool:

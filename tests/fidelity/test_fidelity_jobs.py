@@ -60,9 +60,25 @@ def test_the_example_calibration_runs_on_the_demo_and_reproduces(platform: Platf
     }
     _, page = platform.jobs.artifact(tenant, job_id, "outputs/report.html")
     assert b"<svg" in b"".join(page)
+    candidate = _registered(platform, tenant, "pump-station-01-01")
+    assert candidate.lineage["job"] == job_id
+    assert set(candidate.twin_parameters) == {"pump-01-01-01", "pump-01-01-02"}
+    assert candidate.parameters == spec["fixed"]
     again = platform.jobs.reproduce(tenant, job_id, actor="key:test", role=Role.MODELER)
     rerun = platform.jobs.wait(tenant, again.job.job_id, 120)
     assert rerun.reproduction is not None and rerun.reproduction.matches is True
+    time.sleep(0.5)  # the runner's after-success step would have registered by now
+    assert [v.version for v in platform.registry.versions(tenant, "pump-station-01-01")] == [1]
+
+
+def _registered(platform: Platform, tenant: str, name: str) -> Any:
+    """The candidate version of ``name`` once the runner has registered it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(m.name == name for m in platform.registry.models(tenant)):
+            return platform.registry.version(tenant, name, "candidate")
+        time.sleep(0.05)
+    raise AssertionError(f"{name} was never registered")
 
 
 def test_the_example_validation_runs_on_the_demo_with_threshold_verdicts(

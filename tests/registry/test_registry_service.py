@@ -192,3 +192,34 @@ def test_regression_expectations_read_dotted_paths_of_the_summary() -> None:
     assert not low.passed and "below the minimum" in low.reasons[0]
     absent = check_expectations([Expectation("deltas.nope", max=1)], summary)
     assert not absent.passed and "not in the job's summary" in absent.reasons[0]
+
+
+def test_a_per_twin_calibration_becomes_a_version_with_twin_parameters(
+    platform: Platform,
+) -> None:
+    from twinops.registry.outcomes import calibrated_version_body
+    from twinops.registry.service import JobFacts
+
+    spec = {
+        "kind": "calibrate",
+        "model": PUMP,
+        "twins": ["p1", "p2"],
+        "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T01:00:00Z"},
+        "parameters": {"staticHeadRatio": {"initial": 0.4}, "powerFactor": {}},
+        "fixed": {"wearNoise": 0.0},
+        "register": {"name": "station", "notes": "per pump"},
+    }
+    summary = {
+        "estimates": {
+            "p1": {"staticHeadRatio": 0.31, "powerFactor": 0.85},
+            "p2": {"staticHeadRatio": 0.29, "powerFactor": 0.87},
+        },
+        "intervals": {"p1": {"staticHeadRatio": {"low": 0.3, "high": 0.32}}},
+        "fit": {"flowRate": {"rmse": 1.0}},
+    }
+    body = calibrated_version_body(JobFacts("job-1", "calibrate", "succeeded", spec, summary), None)
+    version = platform.registry.register(_tenant(platform), "station", body, actor="key:m")
+    assert version.parameters == {"wearNoise": 0.0}
+    assert version.twin_parameters["p2"] == {"staticHeadRatio": 0.29, "powerFactor": 0.87}
+    assert version.lineage["job"] == "job-1" and version.lineage["twins"] == ["p1", "p2"]
+    assert version.notes == "per pump"

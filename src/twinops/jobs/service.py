@@ -292,7 +292,11 @@ class JobService:
                 listener(job)
             except Exception as exc:  # a listener's failure must not stop the runner
                 log.exception("after job %s succeeded, %s failed", job.job_id, listener)
-                line = LogLine(self._clock(), job.attempts, "runner", f"after success: {exc}")
+                reasons = "; ".join(
+                    f"{v.field}: {v.message}" for v in getattr(exc, "violations", ())
+                )
+                text = f"after success: {exc}" + (f" ({reasons})" if reasons else "")
+                line = LogLine(self._clock(), job.attempts, "runner", text)
                 self._store.append_log(job.tenant, job.job_id, [line])
 
     def unfinished(self, tenant: str) -> int:

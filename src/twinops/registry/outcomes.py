@@ -28,10 +28,9 @@ def calibrated_version_body(facts: JobFacts, parent: Any) -> dict[str, Any]:
     spec, summary = facts.spec, facts.summary if isinstance(facts.summary, Mapping) else {}
     raw_register = spec.get("register")
     register: Mapping[str, Any] = raw_register if isinstance(raw_register, Mapping) else {}
-    base = dict(spec.get("parameters") or {}) if isinstance(spec.get("parameters"), Mapping) else {}
+    # A calibration spec's ``parameters`` say how to fit each one; its ``fixed`` are values.
     fixed = spec.get("fixed")
-    if isinstance(fixed, Mapping):
-        base.update(fixed)
+    base = {k: v for k, v in fixed.items()} if isinstance(fixed, Mapping) else {}
     estimates = summary.get("estimates", {})
     intervals = summary.get("intervals", {})
     per_twin = any(isinstance(v, Mapping) for v in estimates.values())
@@ -74,6 +73,8 @@ def _intervals(intervals: Mapping[str, Any]) -> dict[str, list[float]]:
 def record_outcome(registry: RegistryService, jobs: JobReader, tenant: str, job_id: str) -> None:
     """Turn a succeeded job into a version or evidence, when it concerns the registry."""
     facts = jobs(tenant, job_id)
+    if facts.extra.get("reproduces"):
+        return  # a reproduction checks an earlier result; it is not a new one
     spec = facts.spec
     actor = facts.submitted_by or "runner"
     if facts.kind in CALIBRATION_KINDS and isinstance(spec.get("register"), Mapping):

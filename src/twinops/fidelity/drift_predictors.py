@@ -210,6 +210,7 @@ class BehaviorModelPredictor:
         sig = model.signature
         self._params = {p.name: p.default for p in sig.parameters} | dict(params or {})
         self._twin_params = {k: dict(v) for k, v in (twin_params or {}).items()}
+        self._cached: tuple[tuple[int, int], dict[str, FloatArray]] | None = None
         self._seed = seed
         names: list[str] = []
         for binding in [s.binding for s in sig.states] + [i.binding for i in sig.inputs]:
@@ -227,6 +228,15 @@ class BehaviorModelPredictor:
         self._state_cols = [(s, col.get(s.binding or "")) for s in sig.states]
         self._input_cols = [(i, col.get(i.binding or "")) for i in sig.inputs]
 
+    def twins_known(self) -> frozenset[str]:
+        """The twins that have their own parameters."""
+        return frozenset(self._twin_params)
+
+    def add_twins(self, twin_params: Mapping[str, Mapping[str, float]]) -> None:
+        """Give more twins their own parameters (twins seen for the first time)."""
+        self._twin_params.update({k: dict(v) for k, v in twin_params.items()})
+        self._cached = None
+
     @property
     def fields(self) -> tuple[str, ...] | None:
         """Every field a state, input or output of the model is bound to."""
@@ -239,12 +249,25 @@ class BehaviorModelPredictor:
 
     def _param_arrays(self, inputs: StepInputs) -> dict[str, FloatArray]:
         n = len(inputs.column)
-        arrays = {name: np.full(n, value) for name, value in self._params.items()}
-        if self._twin_params:
-            for i, row in enumerate(inputs.twin):
-                for name, value in self._twin_params.get(inputs.twin_ids[row], {}).items():
-                    arrays[name][i] = value
-        return arrays
+        if not self._twin_params:
+            return {name: np.full(n, value) for name, value in self._params.items()}
+        # One row per monitor twin (cached until the twin list or the overrides change), then
+        # a gather by each point's twin row: no per-point Python work.
+        table = self._table(inputs.twin_ids)
+        return {name: column[inputs.twin] for name, column in table.items()}
+
+    def _table(self, twin_ids: Sequence[str]) -> dict[str, FloatArray]:
+        key = (len(twin_ids), len(self._twin_params))
+        if self._cached is None or self._cached[0] != key:
+            table = {
+                name: np.array(
+                    [self._twin_params.get(t, {}).get(name, value) for t in twin_ids],
+                    dtype=np.float64,
+                )
+                for name, value in self._params.items()
+            }
+            self._cached = (key, table)
+        return self._cached[1]
 
     def _value(self, default: float | str, params: Mapping[str, FloatArray], n: int) -> FloatArray:
         if isinstance(default, str):

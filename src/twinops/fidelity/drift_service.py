@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from twinops.errors import InvalidInput, NotFound
 from twinops.fidelity.drift import (
+    BehaviorModelPredictor,
     DriftAlert,
     DriftMonitor,
     DriftPolicy,
@@ -42,6 +42,7 @@ from twinops.twins.store import EventStore
 log = logging.getLogger(__name__)
 
 PREDICTORS = ("model", "ewma", "persistence")
+_NUMBERS = frozenset({int, float})  # bool is not a reading to predict
 _POLICY_TTL = 5.0  # seconds a tenant's policies and production versions are cached
 
 Submit = Callable[[str, Mapping[str, Any]], str]
@@ -105,6 +106,7 @@ class DriftService:
         self._clock = clock
         self._lock = threading.Lock()
         self._watched: dict[str, tuple[float, list[WatchedModel]]] = {}
+        self._twin_models: dict[str, tuple[float, dict[str, str]]] = {}
         self._monitors: dict[tuple[str, str, int], DriftMonitor] = {}
         # The fields a model predicts (outputs bound to telemetry): its inputs are read, not
         # judged, since the model has nothing to say about them.
@@ -165,17 +167,19 @@ class DriftService:
         watching = self._watching(tenant)
         if not watching or not points:
             return []
-        by_twin_model = {w.version.twin_model: w for w in watching if w.version.twin_model}
-        models = self._twins.models_of(tenant, sorted({p.twin_id for p in points}))
-        groups: dict[str, list[AcceptedPoint]] = defaultdict(list)
-        for point in points:
-            watched = by_twin_model.get(models.get(point.twin_id, ""))
-            if watched is not None and isinstance(point.value, int | float):
-                groups[watched.name].append(point)
+        twin_ids = {p.twin_id for p in points}
+        models = self._models_of(tenant, twin_ids)
         alerts: list[DriftAlert] = []
-        for name, selected in groups.items():
-            watched = next(w for w in watching if w.name == name)
-            monitor = self._monitor(tenant, watched, selected)
+        for watched in watching:
+            # Per batch, not per point: which twins run this model; then one pass to select.
+            mine = {t for t in twin_ids if models.get(t) == watched.version.twin_model}
+            if not mine:
+                continue
+            selected = [p for p in points if p.twin_id in mine and p.value.__class__ in _NUMBERS]
+            if not selected:
+                continue
+            name = watched.name
+            monitor = self._monitor(tenant, watched, selected, mine)
             predicted = self._predicted.get((tenant, name))
             alerts.extend(
                 a
@@ -185,6 +189,20 @@ class DriftService:
         if alerts:
             self._raise_alerts(tenant, watching, alerts)
         return alerts
+
+    def _models_of(self, tenant: str, twin_ids: set[str]) -> dict[str, str]:
+        """Each twin's DTDL model, cached with the policies (a twin rarely changes model)."""
+        now = time.monotonic()
+        with self._lock:
+            stamp, known = self._twin_models.get(tenant, (now, {}))
+            if now - stamp >= _POLICY_TTL:
+                stamp, known = now, {}
+        missing = twin_ids - known.keys()
+        if missing:
+            known = {**known, **self._twins.models_of(tenant, sorted(missing))}
+            with self._lock:
+                self._twin_models[tenant] = (stamp, known)
+        return known
 
     def _watching(self, tenant: str) -> list[WatchedModel]:
         now = time.monotonic()
@@ -205,7 +223,11 @@ class DriftService:
         return watching
 
     def _monitor(
-        self, tenant: str, watched: WatchedModel, points: Sequence[AcceptedPoint]
+        self,
+        tenant: str,
+        watched: WatchedModel,
+        points: Sequence[AcceptedPoint],
+        twins: set[str],
     ) -> DriftMonitor:
         key = (tenant, watched.name, watched.version.version)
         monitor = self._monitors.get(key)
@@ -217,7 +239,7 @@ class DriftService:
             monitor = DriftMonitor(watched.policy, predictor)
             self._monitors[key] = monitor
         elif watched.predictor == "model":
-            self._add_twins(tenant, watched, monitor, points)
+            self._add_twins(tenant, watched, monitor, twins)
         return monitor
 
     def _predictor(
@@ -227,7 +249,6 @@ class DriftService:
             return EwmaPredictor(60.0)
         if watched.predictor == "persistence":
             return PersistencePredictor()
-        from twinops.fidelity.drift import BehaviorModelPredictor
         from twinops.sim.model import VectorModel
         from twinops.sim.references import resolve_model
 
@@ -245,15 +266,14 @@ class DriftService:
         tenant: str,
         watched: WatchedModel,
         monitor: DriftMonitor,
-        points: Sequence[AcceptedPoint],
+        twins: set[str],
     ) -> None:
         predictor = monitor.predictor
-        known = getattr(predictor, "_twin_params", None)
-        if not isinstance(known, dict):
+        if not isinstance(predictor, BehaviorModelPredictor):
             return
-        new = {p.twin_id for p in points} - set(known)
+        new = twins - predictor.twins_known()
         if new:
-            known.update(self._nameplates(tenant, watched, new))
+            predictor.add_twins(self._nameplates(tenant, watched, new))
 
     def _nameplates(
         self, tenant: str, watched: WatchedModel, twin_ids: set[str]
@@ -278,7 +298,7 @@ class DriftService:
         self, tenant: str, watching: Sequence[WatchedModel], alerts: Sequence[DriftAlert]
     ) -> None:
         watched_for: dict[str, WatchedModel] = {}
-        models = self._twins.models_of(tenant, sorted({a.twin for a in alerts}))
+        models = self._models_of(tenant, {a.twin for a in alerts})
         for w in watching:
             if w.version.twin_model:
                 watched_for[w.version.twin_model] = w

@@ -242,6 +242,45 @@ def test_every_page_loads_cleanly(
         tab.close()
 
 
+def test_the_registry_shows_a_validation_as_evidence_with_its_plots(console: Console) -> None:
+    server = console.server
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    time.sleep(5)  # at least a few demo batches in the window
+    spec = {
+        "kind": "validate",
+        "model": "registry:pump@candidate",
+        "twins": [PUMP],
+        "window": {"last": "2min"},
+        "step": "5s",
+        "inputs": {"speed": {"profile": "replay"}, "suctionPressure": {"profile": "replay"}},
+        "outputs": ["flowRate", "motorPower"],
+    }
+    submitted = httpx.post(f"{server.url}/v1/jobs", json=spec, headers=headers, timeout=30)
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()["id"]
+    deadline = time.monotonic() + 120
+    evidence: list[Any] = []
+    while time.monotonic() < deadline and not evidence:
+        version = httpx.get(
+            f"{server.url}/v1/registry/models/pump/versions/candidate", headers=headers
+        ).json()
+        evidence = [e for e in version["evidence"] if e["job"] == job]
+        time.sleep(0.5)
+    assert evidence, httpx.get(f"{server.url}/v1/jobs/{job}/log", headers=headers).text
+    console.login()
+    console.open("/registry/pump")
+    expect(console.page.get_by_role("link", name=job)).to_be_visible()
+    figures = console.page.locator("#version-detail figure.plot img")
+    expect(figures.first).to_be_visible()
+    assert figures.count() >= 2  # observed vs simulated, and residuals
+    assert console.page.evaluate(
+        "Array.from(document.querySelectorAll('#version-detail figure.plot img'))"
+        ".every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    console.shot("registry-evidence")
+    console.assert_clean()
+
+
 def test_no_data_without_a_key_and_a_wrong_key_is_explained(console: Console) -> None:
     page = console.page
     console.open("/twins/" + PUMP)

@@ -28,15 +28,39 @@ async function listModels(root) {
   root.append(section("Registered models", table(["Name", "Model", "Twin model", "Latest", "Aliases"], rows, { caption: "Registered models", empty: "No models registered yet: twinops registry register NAME FILE." })));
 }
 
+function artifactPath(jobId, name) {
+  return `/v1/jobs/${seg(jobId)}/artifacts/${name.split("/").map(seg).join("/")}`;
+}
+
+function figure(url, alt, caption) {
+  return el("figure", { class: "plot" }, el("img", { src: url, alt, loading: "lazy" }), el("figcaption", { class: "small muted" }, caption));
+}
+
 async function plotsOf(jobId, box) {
-  // A validation job's plots are image artifacts; fetched with the key, shown as blobs.
-  const artifacts = (await get(`/v1/jobs/${seg(jobId)}/artifacts`)).data.filter((a) => (a.mediaType || "").startsWith("image/"));
-  for (const artifact of artifacts.slice(0, 12)) {
-    const blob = await request(`/v1/jobs/${seg(jobId)}/artifacts/${artifact.name.split("/").map(seg).join("/")}`, { as: "blob" });
-    const url = URL.createObjectURL(blob);
-    box.append(el("figure", { class: "plot" }, el("img", { src: url, alt: `${artifact.name} of job ${jobId}`, loading: "lazy" }), el("figcaption", { class: "small muted" }, artifact.name)));
+  // A validation job's report (outputs/report.html) carries its plots as inline SVG: each is
+  // shown as an image of its own (a blob URL), so the report's styles stay inside it. Other
+  // image artifacts are shown as they are. Fetched with the key.
+  const all = (await get(`/v1/jobs/${seg(jobId)}/artifacts`)).data;
+  let shown = 0;
+  const report = all.find((a) => a.name === "outputs/report.html");
+  if (report) {
+    const html = await request(artifactPath(jobId, report.name), { as: "text" });
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const svgs = Array.from(doc.querySelectorAll("svg")).slice(0, 12);
+    svgs.forEach((svg, i) => {
+      if (!svg.getAttribute("xmlns")) svg.setAttribute("xmlns", "http://www.w3.org/2000/svg");
+      const blob = new Blob([new XMLSerializer().serializeToString(svg)], { type: "image/svg+xml" });
+      const caption = svg.closest("figure")?.querySelector("figcaption")?.textContent || `plot ${i + 1}`;
+      box.append(figure(URL.createObjectURL(blob), `validation plot ${i + 1} of job ${jobId}`, `${jobId}: ${caption}`));
+    });
+    shown += svgs.length;
   }
-  return artifacts.length;
+  for (const artifact of all.filter((a) => (a.mediaType || "").startsWith("image/")).slice(0, 12)) {
+    const blob = await request(artifactPath(jobId, artifact.name), { as: "blob" });
+    box.append(figure(URL.createObjectURL(blob), `${artifact.name} of job ${jobId}`, artifact.name));
+    shown += 1;
+  }
+  return shown;
 }
 
 async function showVersion(box, name, number) {

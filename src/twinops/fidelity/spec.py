@@ -27,9 +27,8 @@ from twinops.sim.model import ModelSignature
 from twinops.sim.profiles import Profile, Replay, SpecModel
 from twinops.sim.references import resolve_model
 from twinops.sim.registry_ref import RegistryRef
-from twinops.sim.scenario import _violations
+from twinops.sim.scenario import _violations, check_twin_ids
 from twinops.timeutil import Clock, system_clock
-from twinops.twins.entities import TWIN_ID_PATTERN
 
 MAX_FIT_PARAMETERS = 64
 MAX_STEPS = 10_000_000
@@ -133,12 +132,7 @@ class _FidelitySpec(SpecModel):
     @field_validator("twins")
     @classmethod
     def _twin_ids(cls, twins: tuple[str, ...]) -> tuple[str, ...]:
-        for twin in twins:
-            if not TWIN_ID_PATTERN.match(twin):
-                raise ValueError(f"{twin!r} is not a twin id")
-        if len(set(twins)) != len(twins):
-            raise ValueError("twin ids must be unique")
-        return twins
+        return check_twin_ids(twins)
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -106,12 +106,7 @@ class ScenarioSpec(SpecModel):
     @field_validator("twins")
     @classmethod
     def _twin_ids(cls, twins: tuple[str, ...]) -> tuple[str, ...]:
-        for twin in twins:
-            if not TWIN_ID_PATTERN.match(twin):
-                raise ValueError(f"{twin!r} is not a twin id")
-        if len(set(twins)) != len(twins):
-            raise ValueError("twin ids must be unique")
-        return twins
+        return check_twin_ids(twins)
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -169,6 +164,16 @@ class ScenarioSpec(SpecModel):
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
         return text.encode("utf-8")
+
+
+def check_twin_ids(twins: tuple[str, ...]) -> tuple[str, ...]:
+    """The twins of a spec: valid ids, each once (a pydantic validator's check)."""
+    for twin in twins:
+        if not TWIN_ID_PATTERN.match(twin):
+            raise ValueError(f"{twin!r} is not a twin id")
+    if len(set(twins)) != len(twins):
+        raise ValueError("twin ids must be unique")
+    return twins
 
 
 def parse_spec(raw: Mapping[str, Any]) -> ScenarioSpec:

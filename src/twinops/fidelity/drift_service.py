@@ -42,7 +42,6 @@ from twinops.twins.store import EventStore
 log = logging.getLogger(__name__)
 
 PREDICTORS = ("model", "ewma", "persistence")
-_NUMBERS = frozenset({int, float})  # bool is not a reading to predict
 _POLICY_TTL = 5.0  # seconds a tenant's policies and production versions are cached
 
 Submit = Callable[[str, Mapping[str, Any]], str]
@@ -175,9 +174,11 @@ class DriftService:
             mine = {t for t in twin_ids if models.get(t) == watched.version.twin_model}
             if not mine:
                 continue
-            selected = [p for p in points if p.twin_id in mine and p.value.__class__ in _NUMBERS]
-            if not selected:
-                continue
+            # The monitor skips values that are not numbers itself (as NaN): a batch whose
+            # twins all run this model goes in whole, without a per-point pass.
+            selected = (
+                points if len(mine) == len(twin_ids) else [p for p in points if p.twin_id in mine]
+            )
             name = watched.name
             monitor = self._monitor(tenant, watched, selected, mine)
             predicted = self._predicted.get((tenant, name))

@@ -85,17 +85,23 @@ def test_incoming_trace_context_is_continued(
 def test_job_attempt_span_is_a_child_of_the_submit(
     spans: InMemorySpanExporter, tmp_path: Path, tenant: str
 ) -> None:
+    # One server takes the submit, another (same database) runs the job: the trace context
+    # travels with the job's row, not in the submitting process's memory.
     platform = open_platform(tmp_path, tenant)
-    platform.start_jobs()
+    runner = open_platform(tmp_path, tenant)
+    runner.start_jobs()
     try:
         with TestClient(create_app(platform), headers=admin_headers(platform)) as http:
             job_id = http.post("/v1/jobs", json={"kind": "test.echo"}).json()["id"]
-            assert platform.jobs.wait(tenant, job_id, timeout=120).job.status == "succeeded"
+            done = runner.jobs.wait(tenant, job_id, timeout=120).job
+            assert done.status == "succeeded"
+            assert done.traceparent is not None and done.traceparent.startswith("00-")
             deadline = time.monotonic() + 10
             while not any(s.name == "jobs.run" for s in spans.get_finished_spans()):
                 assert time.monotonic() < deadline, "the attempt's span never ended"
                 time.sleep(0.05)
     finally:
+        runner.close()
         platform.close()
     finished = spans.get_finished_spans()
     request = one(finished, "HTTP POST /v1/jobs")

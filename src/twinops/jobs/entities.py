@@ -145,6 +145,7 @@ class Job:
     runner: str | None = None
     lease_until: int | None = None
     reproduces: str | None = None
+    traceparent: str | None = None  # the submit's W3C trace context: the run continues it
 
 
 class ArtifactRole(StrEnum):

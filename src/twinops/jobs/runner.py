@@ -206,7 +206,7 @@ class JobRunner:
             self._ended(_Flight(job, time.monotonic(), 0.0), "failed")
             return
         attributes = {"twinops.job_id": job.job_id, "twinops.job_kind": job.kind}
-        span = tracing.start_span("jobs.run", attributes, parent=tracing.job_parent(job.job_id))
+        span = tracing.start_span("jobs.run", attributes, parent=job.traceparent)
         root = self._artifacts.local_root if self.executor.shares_files else None
         task = Task(
             job.tenant,
@@ -271,8 +271,6 @@ class JobRunner:
         if self._metrics is not None:
             self._metrics.job_finished(flight.job.kind, status, seconds)
         tracing.end_span(flight.span, status)
-        if status != "lost":  # a lost attempt is retried under the same submit
-            tracing.forget_job(flight.job.job_id)
 
     def _check_timeouts(self) -> None:
         now = time.monotonic()

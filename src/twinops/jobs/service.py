@@ -357,6 +357,7 @@ class JobService:
             timeout_seconds=timeout,
             max_attempts=self.settings.max_attempts,
             reproduces=reproduces,
+            traceparent=tracing.traceparent(),
         )
         details: dict[str, Any] = {
             "kind": kind,
@@ -369,7 +370,7 @@ class JobService:
             note += f", to reproduce {reproduces}"
         audit = AuditEntry(tenant, actor, "JobSubmitted", job_id, now, details)
         self._store.create(job, inputs, [LogLine(now, 0, "runner", note)], audit)
-        tracing.remember_job(job_id)  # the runner's span of the job continues this trace
+        tracing.annotate("twinops.job_id", job_id)
         if self._runner is not None:
             self._runner.wake()
         return JobView(job)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
@@ -30,14 +29,12 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 __all__ = [
     "Span",
+    "annotate",
     "configure",
     "configure_worker",
     "context_of",
     "end_span",
     "endpoint_from",
-    "forget_job",
-    "job_parent",
-    "remember_job",
     "shutdown",
     "span",
     "start_span",
@@ -57,7 +54,6 @@ ENDPOINT_VARIABLES = (
 _PROPAGATOR = TraceContextTextMapPropagator()
 P = ParamSpec("P")
 R = TypeVar("R")
-_JOB_CONTEXTS = 10_000  # traceparents of submitted jobs kept for the runner in this process
 
 
 class _State:
@@ -66,7 +62,6 @@ class _State:
         self.tracer: Tracer | None = None
         self.configured: str | None = None  # the endpoint this process exports to
         self.lock = threading.Lock()
-        self.jobs: OrderedDict[str, str] = OrderedDict()
 
 
 _state = _State()
@@ -151,6 +146,13 @@ def traceparent(of: Span | None = None) -> str | None:
     return carrier.get("traceparent")
 
 
+def annotate(key: str, value: str) -> None:
+    """Set an attribute on the current span (nothing when it is not recorded)."""
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attribute(key, value)
+
+
 def context_of(
     traceparent_value: str | None, tracestate: str | None = None
 ) -> otel_context.Context:
@@ -167,40 +169,6 @@ def trace_ids() -> tuple[str, str] | None:
     if not ctx.is_valid:
         return None
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
-
-
-# -- jobs: the submit's context, for the attempt's span -----------------------------------------
-
-
-def remember_job(job_id: str) -> None:
-    """Keep the current (submit) span's traceparent: the runner's span of the job is its child.
-
-    In-process only (the jobs table has no column for it): a job run by another server
-    process starts a new trace. Bounded: the oldest entries go first.
-    """
-    current = trace.get_current_span()
-    if not current.is_recording():
-        return
-    current.set_attribute("twinops.job_id", job_id)
-    parent = traceparent()
-    if parent is None:
-        return
-    with _state.lock:
-        _state.jobs[job_id] = parent
-        while len(_state.jobs) > _JOB_CONTEXTS:
-            _state.jobs.popitem(last=False)
-
-
-def job_parent(job_id: str) -> str | None:
-    """The traceparent the job was submitted under, when this process saw the submit."""
-    with _state.lock:
-        return _state.jobs.get(job_id)
-
-
-def forget_job(job_id: str) -> None:
-    """Drop the job's traceparent (it finished)."""
-    with _state.lock:
-        _state.jobs.pop(job_id, None)
 
 
 # -- setup --------------------------------------------------------------------------------------

@@ -272,6 +272,7 @@ jobs = Table(
     Column("runner", String(ID), nullable=True, comment="the runner holding a running job"),
     Column("lease_until", BigInteger, nullable=True),
     Column("reproduces", String(ID), nullable=True, comment="the job this one re-runs"),
+    Column("traceparent", String(64), nullable=True, comment="W3C trace context of the submit"),
     Index("ix_jobs_queue", "status", "priority", "created_at"),
     Index("ix_jobs_tenant_created", "tenant", "created_at", "job_id"),
     Index("ix_jobs_tenant_status", "tenant", "status", "created_at"),

@@ -64,6 +64,7 @@ def _to_job(row: Any) -> Job:
         runner=row.runner,
         lease_until=row.lease_until,
         reproduces=row.reproduces,
+        traceparent=row.traceparent,
     )
 
 
@@ -91,6 +92,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "runner": job.runner,
         "lease_until": job.lease_until,
         "reproduces": job.reproduces,
+        "traceparent": job.traceparent,
     }
 
 

@@ -75,7 +75,9 @@ def _registered(platform: Platform, tenant: str, name: str) -> Any:
     """The candidate version of ``name`` once the runner has registered it."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if any(m.name == name for m in platform.registry.models(tenant)):
+        # Registered, then made the candidate: two steps, wait for both.
+        found = {m.name: m for m in platform.registry.models(tenant)}
+        if name in found and "candidate" in found[name].aliases:
             return platform.registry.version(tenant, name, "candidate")
         time.sleep(0.05)
     raise AssertionError(f"{name} was never registered")

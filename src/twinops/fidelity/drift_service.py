@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from twinops.errors import InvalidInput, NotFound
 from twinops.fidelity.drift import (
     BehaviorModelPredictor,
@@ -166,7 +168,8 @@ class DriftService:
         watching = self._watching(tenant)
         if not watching or not points:
             return []
-        twin_ids = {p.twin_id for p in points}
+        twins = [p.twin_id for p in points]
+        twin_ids = set(twins)
         models = self._models_of(tenant, twin_ids)
         alerts: list[DriftAlert] = []
         for watched in watching:
@@ -174,19 +177,21 @@ class DriftService:
             mine = {t for t in twin_ids if models.get(t) == watched.version.twin_model}
             if not mine:
                 continue
-            # The monitor skips values that are not numbers itself (as NaN): a batch whose
-            # twins all run this model goes in whole, without a per-point pass.
-            selected = (
-                points if len(mine) == len(twin_ids) else [p for p in points if p.twin_id in mine]
-            )
             name = watched.name
-            monitor = self._monitor(tenant, watched, selected, mine)
+            monitor = self._monitor(tenant, watched, mine)
+            if len(mine) == len(twin_ids):
+                # Every twin runs this model (the usual case): the batch goes in whole, as
+                # columns built once; the monitor reads values that are not numbers as NaN.
+                outcome = monitor.update(
+                    twins,
+                    [p.name for p in points],
+                    np.fromiter((p.event_time for p in points), np.int64, len(points)),
+                    [p.value for p in points],
+                )
+            else:
+                outcome = monitor.update_points([p for p in points if p.twin_id in mine])
             predicted = self._predicted.get((tenant, name))
-            alerts.extend(
-                a
-                for a in monitor.update_points(selected).alerts
-                if predicted is None or a.field in predicted
-            )
+            alerts.extend(a for a in outcome.alerts if predicted is None or a.field in predicted)
         if alerts:
             self._raise_alerts(tenant, watching, alerts)
         return alerts
@@ -223,29 +228,21 @@ class DriftService:
             self._watched[tenant] = (now, watching)
         return watching
 
-    def _monitor(
-        self,
-        tenant: str,
-        watched: WatchedModel,
-        points: Sequence[AcceptedPoint],
-        twins: set[str],
-    ) -> DriftMonitor:
+    def _monitor(self, tenant: str, watched: WatchedModel, twins: set[str]) -> DriftMonitor:
         key = (tenant, watched.name, watched.version.version)
         monitor = self._monitors.get(key)
         if monitor is None:
             for old in [k for k in self._monitors if k[:2] == key[:2]]:
                 del self._monitors[old]  # production moved: the old version's monitor retires
             self._predicted.pop((tenant, watched.name), None)
-            predictor = self._predictor(tenant, watched, points)
+            predictor = self._predictor(tenant, watched, twins)
             monitor = DriftMonitor(watched.policy, predictor)
             self._monitors[key] = monitor
         elif watched.predictor == "model":
             self._add_twins(tenant, watched, monitor, twins)
         return monitor
 
-    def _predictor(
-        self, tenant: str, watched: WatchedModel, points: Sequence[AcceptedPoint]
-    ) -> StepPredictor:
+    def _predictor(self, tenant: str, watched: WatchedModel, twins: set[str]) -> StepPredictor:
         if watched.predictor == "ewma":
             return EwmaPredictor(60.0)
         if watched.predictor == "persistence":
@@ -257,7 +254,7 @@ class DriftService:
         if not isinstance(model, VectorModel):
             log.warning("%s is not vectorized: drift uses persistence", watched.version.key)
             return PersistencePredictor()
-        twin_params = self._nameplates(tenant, watched, {p.twin_id for p in points})
+        twin_params = self._nameplates(tenant, watched, twins)
         bound = {o.binding for o in model.signature.outputs if o.binding}
         self._predicted[(tenant, watched.name)] = frozenset(bound)
         return BehaviorModelPredictor(model, dict(watched.version.parameters), twin_params)

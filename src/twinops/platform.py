@@ -172,15 +172,15 @@ def registry_service(
     and finished calibrations, validations and regressions land in the registry."""
 
     def job_facts(tenant: str, job_id: str) -> JobFacts:
-        view = jobs.get(tenant, job_id)
-        job = view.job
+        job = jobs.get(tenant, job_id).job
         succeeded = str(job.status) == "succeeded"
         return JobFacts(
             job_id=job.job_id,
             kind=job.kind,
             status=str(job.status),
             spec=jobs.spec(tenant, job_id),
-            summary=jobs.summary(tenant, job_id) if succeeded else None,
+            # Most finished jobs concern no registry version: their summary is never read.
+            load_summary=(lambda: jobs.summary(tenant, job_id)) if succeeded else None,
             submitted_by=job.submitted_by,
             extra={"reproduces": job.reproduces} if job.reproduces else {},
         )

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from twinops.timeutil import Clock, system_clock
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.service import TwinService
 from twinops.twins.store import EventStore
+
+if TYPE_CHECKING:
+    from twinops.sim.model import ModelSignature
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +257,7 @@ class DriftService:
         if not isinstance(model, VectorModel):
             log.warning("%s is not vectorized: drift uses persistence", watched.version.key)
             return PersistencePredictor()
-        twin_params = self._nameplates(tenant, watched, twins)
+        twin_params = self._nameplates(tenant, watched, twins, model.signature)
         bound = {o.binding for o in model.signature.outputs if o.binding}
         self._predicted[(tenant, watched.name)] = frozenset(bound)
         return BehaviorModelPredictor(model, dict(watched.version.parameters), twin_params)
@@ -271,16 +274,14 @@ class DriftService:
             return
         new = twins - predictor.twins_known()
         if new:
-            predictor.add_twins(self._nameplates(tenant, watched, new))
+            predictor.add_twins(self._nameplates(tenant, watched, new, predictor.model.signature))
 
     def _nameplates(
-        self, tenant: str, watched: WatchedModel, twin_ids: set[str]
+        self, tenant: str, watched: WatchedModel, twin_ids: set[str], signature: ModelSignature
     ) -> dict[str, dict[str, float]]:
         """Each twin's bound parameters (ratedFlow, ...) under the version's own parameters."""
-        from twinops.sim.references import resolve_model
         from twinops.sim.snapshot import bound_parameters
 
-        signature = resolve_model(watched.version.model_ref).signature
         params: dict[str, dict[str, float]] = {}
         for twin_id in sorted(twin_ids):
             try:

@@ -14,8 +14,6 @@ scenario specs.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any, Literal, Self, TypeVar
 
@@ -168,19 +166,6 @@ class _FidelitySpec(SpecModel):
     def steps(self) -> int:
         """Simulation steps over the window."""
         return (self.end - self.start) // self.step
-
-    @property
-    def sha256(self) -> str:
-        """sha256 (hex) of the canonical JSON: the spec's identity."""
-        return hashlib.sha256(self.canonical_json()).hexdigest()
-
-    def canonical_json(self) -> bytes:
-        """The spec as JSON with sorted keys and no whitespace (UTF-8), defaults included."""
-        document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        text = json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        return text.encode("utf-8")
 
 
 class CalibrationSpec(_FidelitySpec):

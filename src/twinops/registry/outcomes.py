@@ -25,7 +25,7 @@ from twinops.security.entities import Role
 def calibrated_version_body(facts: JobFacts, parent: Any) -> dict[str, Any]:
     """The registration body of a calibration's result: the spec's model and parameters with
     the estimates over them, their intervals, and lineage (job, window, twins, parent)."""
-    spec, summary = facts.spec, facts.summary if isinstance(facts.summary, Mapping) else {}
+    spec, summary = facts.spec, facts.result()
     raw_register = spec.get("register")
     register: Mapping[str, Any] = raw_register if isinstance(raw_register, Mapping) else {}
     # A calibration spec's ``parameters`` say how to fit each one; its ``fixed`` are values.
@@ -110,4 +110,4 @@ def record_outcome(registry: RegistryService, jobs: JobReader, tenant: str, job_
             return
         label = spec.get("name")
         if facts.kind in VALIDATION_KINDS or (isinstance(label, str) and version.regression(label)):
-            registry.attach(tenant, job_id, actor=actor)
+            registry.attach_facts(tenant, facts, actor=actor)

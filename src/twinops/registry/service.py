@@ -57,6 +57,12 @@ class JobFacts:
     summary: Any = None
     submitted_by: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    load_summary: Callable[[], Any] | None = None  # reads the summary only when it is needed
+
+    def result(self) -> Mapping[str, Any]:
+        """The job's summary as a mapping ({} when it has none)."""
+        value = self.summary if self.load_summary is None else self.load_summary()
+        return value if isinstance(value, Mapping) else {}
 
 
 Inspector = Callable[[str], InspectedModel]
@@ -331,7 +337,11 @@ class RegistryService:
     def attach(self, tenant: str, job_id: str, *, actor: str) -> Evidence:
         """Score a finished job that ran a registry version and keep it as that version's
         evidence: a validation against the version's thresholds, or a declared regression."""
-        facts = self._jobs(tenant, job_id)
+        return self.attach_facts(tenant, self._jobs(tenant, job_id), actor=actor)
+
+    def attach_facts(self, tenant: str, facts: JobFacts, *, actor: str) -> Evidence:
+        """``attach`` for a job already read."""
+        job_id = facts.job_id
         ref = facts.spec.get("registry")
         if not isinstance(ref, Mapping) or "name" not in ref or "version" not in ref:
             raise InvalidInput.single(
@@ -364,7 +374,7 @@ class RegistryService:
         )
 
     def _score(self, version: ModelVersion, facts: JobFacts) -> NewEvidence:
-        summary = facts.summary if isinstance(facts.summary, Mapping) else {}
+        summary = facts.result()
         if facts.kind in VALIDATION_KINDS:
             metrics = summary.get("outputs", {})
             verdict = score_validation(

@@ -7,7 +7,6 @@ record are written in one transaction, compare-and-set on where the alias pointe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 
 from twinops.registry.entities import (
     Alias,
@@ -83,8 +82,3 @@ class RegistryStore(ABC):
     @abstractmethod
     def alias_history(self, tenant: str, name: str, alias: str | None = None) -> list[AliasMove]:
         """Alias moves of a name (or of one alias), oldest first."""
-
-    def versions_of(self, tenant: str, name: str, numbers: Sequence[int]) -> list[ModelVersion]:
-        """Several versions (a convenience over ``version``)."""
-        found = (self.version(tenant, name, n) for n in numbers)
-        return [v for v in found if v is not None]

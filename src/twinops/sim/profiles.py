@@ -8,6 +8,8 @@ of white noise added per step and run, before the scaling).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Annotated, Any, Literal
 
@@ -32,6 +34,19 @@ class SpecModel(BaseModel):
         validate_by_alias=True,
         allow_inf_nan=False,
     )
+
+    @property
+    def sha256(self) -> str:
+        """sha256 (hex) of the canonical JSON: the spec's identity."""
+        return hashlib.sha256(self.canonical_json()).hexdigest()
+
+    def canonical_json(self) -> bytes:
+        """The spec as JSON with sorted keys and no whitespace (UTF-8), defaults included."""
+        document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        text = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        return text.encode("utf-8")
 
 
 class _Scaled(SpecModel):

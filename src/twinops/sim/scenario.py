@@ -14,8 +14,6 @@ Every problem raises :class:`~twinops.errors.InvalidInput` whose violations name
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -151,19 +149,6 @@ class ScenarioSpec(SpecModel):
     def record_every(self) -> int:
         """Steps between recorded times."""
         return (self.record or self.step) // self.step
-
-    @property
-    def sha256(self) -> str:
-        """sha256 (hex) of the canonical JSON: the spec's identity."""
-        return hashlib.sha256(self.canonical_json()).hexdigest()
-
-    def canonical_json(self) -> bytes:
-        """The spec as JSON with sorted keys and no whitespace (UTF-8), defaults included."""
-        document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        text = json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        return text.encode("utf-8")
 
 
 def check_twin_ids(twins: tuple[str, ...]) -> tuple[str, ...]:

@@ -222,11 +222,12 @@ class SqlRegistryStore(RegistryStore):
                             model_evidence.c.version == number,
                         )
                     ).scalar()
+                    seq = int(latest or 0) + 1
                     row = {
                         "tenant": tenant,
                         "name": name,
                         "version": number,
-                        "seq": int(latest or 0) + 1,
+                        "seq": seq,
                         "kind": str(evidence.kind),
                         "label": evidence.label,
                         "job_id": evidence.job_id,
@@ -238,7 +239,20 @@ class SqlRegistryStore(RegistryStore):
                     }
                     conn.execute(insert(model_evidence).values(**row))
                     append_audit(conn, audit)
-                    return _evidence(type("Row", (), row))
+                    return Evidence(
+                        tenant,
+                        name,
+                        number,
+                        seq,
+                        evidence.kind,
+                        evidence.label,
+                        evidence.job_id,
+                        evidence.passed,
+                        dict(evidence.metrics),
+                        tuple(evidence.reasons),
+                        at,
+                        by,
+                    )
             except IntegrityError:
                 if attempt == _NUMBERING_ATTEMPTS - 1:
                     raise
@@ -326,7 +340,7 @@ class SqlRegistryStore(RegistryStore):
                 }
                 conn.execute(insert(alias_moves).values(**row))
                 append_audit(conn, audit)
-                return _move(type("Row", (), row))
+                return AliasMove(tenant, name, alias, seq, current, version, at, by, reason)
         except IntegrityError as exc:
             # Two first moves of one alias raced to insert it (or to number the move).
             raise StaleAlias(f"{name}:{alias} moved concurrently") from exc

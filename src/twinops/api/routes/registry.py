@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from twinops.api.deps import Modeler, Operator, PlatformDep, Viewer
 from twinops.errors import InvalidInput
 from twinops.jobs.representation import view_to_json
-from twinops.registry.gates import GateReport
 from twinops.registry.representation import (
     alias_to_json,
     evidence_to_json,
@@ -53,10 +52,6 @@ MoveBody = Annotated[
 EvidenceBody = Annotated[Any, Body(description="{job: id} of a finished job that ran the version")]
 
 
-def _gate_json(report: GateReport) -> dict[str, Any]:
-    return report.to_json()
-
-
 @router.get("/models", operation_id="registry-models")
 def list_models(platform: PlatformDep, caller: Viewer) -> Any:
     """Every registered model of the tenant, with its latest version and aliases."""
@@ -94,7 +89,7 @@ def get_version(platform: PlatformDep, caller: Viewer, name: Name, selector: Sel
     return {
         **version_to_json(version),
         "evidence": [evidence_to_json(e) for e in evidence],
-        "gate": _gate_json(gate),
+        "gate": gate.to_json(),
     }
 
 
@@ -129,7 +124,7 @@ def attach_evidence(
 @router.get("/models/{name}/versions/{number}/gate", operation_id="registry-gate")
 def get_gate(platform: PlatformDep, caller: Viewer, name: Name, number: Number) -> Any:
     """Would production accept this version now, and if not, every reason why."""
-    return _gate_json(platform.registry.gate(caller.tenant, name, number))
+    return platform.registry.gate(caller.tenant, name, number).to_json()
 
 
 @router.post(

@@ -8,7 +8,9 @@ points — as ingest's accepted points (twin, field, µs event time, canonical v
 Monitors measured: the persistence predictor with CUSUM + Page-Hinkley + rolling error, and a
 regression predictor over the pump's 10 fields (fitted beforehand on generated points) with
 the same detectors. Warm-up is 20 points per stream so detection runs for most of the run.
-Goal (issue 6): monitor cost < 5 % of ingest cost per point.
+Goal (issue 6): monitor cost < 5 % of ingest cost per point, over the whole run. Each figure
+also comes without the first batch (``steady``): that one pays one-off costs (new streams,
+the twins' nameplates, lazy imports), which the whole-run figure spreads over the points.
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ def accepted(rows: list[b.Row]) -> list[AcceptedPoint]:
     points = [AcceptedPoint(tw, name, t, v, "bench") for tw, name, t, v, _ in rows]
     points.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
     return points
+
+
+def steady(samples: list[float], counts: list[int]) -> dict[str, float]:
+    """The first batch's time, and the µs per point of the other batches."""
+    rest = sum(counts[1:])
+    return {
+        "first_batch_ms": round(1e3 * samples[0], 3),
+        "steady_us_per_point": round(1e6 * sum(samples[1:]) / rest, 3) if rest else 0.0,
+    }
 
 
 def pump_regression(streams: list[b.Stream], steps: int) -> RegressionPredictor:
@@ -135,6 +146,7 @@ def main() -> int:
             start_us = (time.time_ns() // 1_000_000_000 - steps) * 1_000_000
             clock = time.perf_counter
             count = 0
+            sizes: list[int] = []
             b.log(f"ingesting {args.points} points ({len(streams)} streams) ...")
             for points, rows in b.telemetry_batches(
                 streams, args.points, args.batch, start_us=start_us
@@ -155,6 +167,7 @@ def main() -> int:
                     alerts[name] += len(outcome.alerts)
                     checked[name] += outcome.checked
                 count += len(rows)
+                sizes.append(len(rows))
         finally:
             platform.close()
     ingest_us = 1e6 * sum(timings["ingest"]) / count
@@ -169,6 +182,7 @@ def main() -> int:
             "us_per_point": round(ingest_us, 3),
             "points_per_s": round(1e6 / ingest_us, 1),
             "batch": b.summary_ms(timings["ingest"]),
+            **steady(timings["ingest"], sizes),
         },
         "monitors": {},
     }
@@ -178,6 +192,7 @@ def main() -> int:
         result["monitors"][name] = {
             "us_per_point": round(monitor_us, 3),
             "batch": b.summary_ms(timings[name]),
+            **steady(timings[name], sizes),
             "points_checked_by_detectors": checked[name],
             "alerts": alerts[name],
             "fraction_of_ingest": round(fraction, 4),
@@ -187,12 +202,14 @@ def main() -> int:
     result["monitors"][wired] = {
         "us_per_point": round(wired_us, 3),
         "batch": b.summary_ms(timings[wired]),
+        **steady(timings[wired], sizes),
         "alerts": alerts[wired],
         "streams": sum(s["streams"] for s in platform.drift.status(TENANT)),
         "fraction_of_ingest": round(wired_us / ingest_us, 4),
         "goal": {"fraction_of_ingest": GOAL_FRACTION, "met": wired_us / ingest_us < GOAL_FRACTION},
         "note": "the pump behavior model predicts every point a step ahead (one model step per"
-        " point, vectorized per batch), plus the twin-model lookup per batch",
+        " twin and instant, shared by the fields the model does not read, vectorized per batch),"
+        " plus the twin-model lookup per batch",
     }
     result["machine"] = b.machine()
     result["total_seconds"] = round(time.perf_counter() - started, 1)

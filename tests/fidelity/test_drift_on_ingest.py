@@ -18,6 +18,7 @@ from twinops.demo import load_demo
 from twinops.platform import Platform
 from twinops.registry.entities import EvidenceKind, NewEvidence
 from twinops.security.entities import AuditEntry, Principal, Role
+from twinops.sim.library.pump import PumpModel
 
 PUMP = "twinops.sim.library.pump:PumpModel"
 
@@ -195,3 +196,23 @@ def parameters_of(platform: Platform, number: int = 1) -> dict[str, float]:
     """A version's parameters."""
     tenant = platform.settings.default_tenant
     return dict(platform.registry.version(tenant, "pump", number).parameters)
+
+
+def test_nameplates_come_from_each_twin_and_unknown_twins_get_the_version_defaults(
+    platform: Platform,
+) -> None:
+    tenant = platform.settings.default_tenant
+    _production_pump(platform)
+    platform.drift.set_policy(tenant, "pump", {"predictor": "model"}, actor="key:m")
+    (watched,) = platform.drift._watching(tenant)
+    listing = platform.twins.list_twins(tenant, model=watched.version.twin_model, limit=1000)
+    pumps = {t.twin_id for t in listing.items}
+    assert len(pumps) > 2
+    plates = platform.drift._nameplates(
+        tenant, watched, pumps | {"no-such-twin"}, PumpModel().signature
+    )
+    assert plates["no-such-twin"] == dict(watched.version.parameters)
+    for twin in pumps:
+        rated = platform.twins.get(tenant, twin).contents["ratedFlow"]
+        expected = watched.version.parameters.get("ratedFlow", rated)
+        assert plates[twin]["ratedFlow"] == pytest.approx(expected)

@@ -37,6 +37,21 @@ def test_created_twin_reads_back_with_inherited_properties(graph: Platform, tena
     assert stored.etag == twin.etag
 
 
+def test_point_read_and_batch_read_give_the_stored_twin(graph: Platform, tenant: str) -> None:
+    nested = {"ratio": 3.0}
+    graph.twins.put(tenant, "p1", pump(serial="P-1", gearbox=nested))
+    graph.twins.put(tenant, "p2", pump(serial="P-2", ratedFlow=7.5))
+    one = graph.twins.get(tenant, "p1")
+    many = graph.twins.get_many(tenant, ["p2", "p1", "p1", "nowhere"])
+    assert sorted(many) == ["p1", "p2"]
+    assert many["p1"] == one
+    assert one.contents["gearbox"] == nested and isinstance(one.created_at, int)
+    assert many["p2"].contents == {"serial": "P-2", "ratedFlow": 7.5}
+    with pytest.raises(NotFound):
+        graph.twins.get(tenant, "nowhere")
+    assert graph.twins.get_many(tenant, []) == {}
+
+
 @pytest.mark.parametrize(
     ("values", "field", "rule"),
     [

@@ -3,9 +3,9 @@
 Built to run inside ingest. State lives in NumPy arrays with one slot per stream (a twin's
 field); a batch is sorted once, split into *rounds* — the k-th distinct event time of each twin
 in the batch — and every round advances all its streams in a handful of vectorized calls, so
-the per-point Python work is one dictionary lookup. Points are expected in event-time order
-per stream: a point not newer than its stream's last one is skipped (and counted), as is a
-value that is not a finite number.
+the per-point work is two dictionary lookups that ``map`` runs in C (twin, then field name).
+Points are expected in event-time order per stream: a point not newer than its stream's last
+one is skipped (and counted), as is a value that is not a finite number.
 
 Each stream first spends ``policy.warmup_points`` residuals estimating the residual's mean and
 sd (the detectors' scale) and its RMS (the rolling-error reference unless the policy carries a
@@ -110,6 +110,14 @@ def _to_floats(values: Sequence[Any] | FloatArray, n: int) -> FloatArray:
         )
 
 
+class _Index(dict[str, int]):
+    """Names numbered in order of first sight; an unknown name reads as -1, so a column of
+    names is looked up by ``map`` without Python code per name."""
+
+    def __missing__(self, key: str) -> int:
+        return -1
+
+
 class DriftMonitor:
     """Per (twin, field) residual detectors over batches of points, vectorized per batch."""
 
@@ -127,7 +135,10 @@ class DriftMonitor:
         self._width = len(fields) if fields is not None else 0
         self._tau = float(self.predictor.smoothing_seconds)
         self._slot_of: dict[tuple[str, str], int] = {}
-        self._row_of: dict[str, int] = {}
+        self._row_of = _Index()
+        self._code_of = _Index()
+        # Stream slot by (twin row, field-name code); -1: no such stream yet.
+        self._slot_table = np.full((max(capacity // 4, 1), 16), -1, dtype=np.intp)
         self._twin_ids: list[str] = []
         self._stream_keys: list[tuple[str, str]] = []
         self._cooldown_us = int(policy.cooldown_seconds * 1_000_000)
@@ -235,22 +246,57 @@ class DriftMonitor:
             state.grow(cap)
         self._cap = cap
 
-    def _register(self, twin: str, field: str) -> int:
-        slot = len(self._stream_keys)
-        self._grow_streams(slot + 1)
-        row = self._row_of.get(twin)
-        if row is None:
-            row = len(self._twin_ids)
-            self._row_of[twin] = row
-            self._twin_ids.append(twin)
-            if row >= self._latest.shape[0]:
-                extra = np.full((max(row, 1), self._width), math.nan)
-                self._latest = np.concatenate([self._latest, extra])
-        self._s_twin[slot] = row
-        self._s_col[slot] = self._columns.get(field, -1)
-        self._slot_of[twin, field] = slot
-        self._stream_keys.append((twin, field))
-        return slot
+    def _register(self, keys: Sequence[tuple[str, str]]) -> None:
+        """New streams, given as distinct unknown (twin, field), numbered in that order."""
+        first = len(self._stream_keys)
+        self._grow_streams(first + len(keys))
+        rows: list[int] = []
+        codes: list[int] = []
+        for twin, field in keys:
+            row = self._row_of[twin]
+            if row < 0:
+                row = self._row_of[twin] = len(self._twin_ids)
+                self._twin_ids.append(twin)
+            code = self._code_of[field]
+            if code < 0:
+                code = self._code_of[field] = len(self._code_of)
+            rows.append(row)
+            codes.append(code)
+            self._slot_of[twin, field] = len(self._stream_keys)
+            self._stream_keys.append((twin, field))
+        while self._latest.shape[0] < len(self._twin_ids):
+            extra = np.full((self._latest.shape[0], self._width), math.nan)
+            self._latest = np.concatenate([self._latest, extra])
+        height, width = self._slot_table.shape
+        if len(self._twin_ids) > height or len(self._code_of) > width:
+            table = np.full(
+                (max(height, 2 * len(self._twin_ids)), max(width, 2 * len(self._code_of))),
+                -1,
+                dtype=np.intp,
+            )
+            table[:height, :width] = self._slot_table
+            self._slot_table = table
+        slots = np.arange(first, len(self._stream_keys), dtype=np.intp)
+        self._slot_table[rows, codes] = slots
+        self._s_twin[slots] = rows
+        self._s_col[slots] = [self._columns.get(field, -1) for _, field in keys]
+
+    def _slots(self, twins: Sequence[str], names: Sequence[str], n: int) -> IntArray:
+        """Each point's stream slot (new streams are numbered in order of first sight)."""
+        rows = np.fromiter(map(self._row_of.__getitem__, twins), dtype=np.intp, count=n)
+        codes = np.fromiter(map(self._code_of.__getitem__, names), dtype=np.intp, count=n)
+        if rows.min() >= 0 and codes.min() >= 0:
+            slots = self._slot_table[rows, codes]
+        else:
+            slots = np.full(n, -1, dtype=np.intp)
+            known = (rows >= 0) & (codes >= 0)
+            slots[known] = self._slot_table[rows[known], codes[known]]
+        if slots.min() < 0:
+            missing = np.flatnonzero(slots < 0).tolist()
+            keys = [(twins[i], names[i]) for i in missing]
+            self._register(list(dict.fromkeys(keys)))
+            slots[missing] = [self._slot_of[key] for key in keys]
+        return slots
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -292,15 +338,7 @@ class DriftMonitor:
         )
         if n == 0:
             return BatchOutcome((), 0, 0, 0, out)
-        get = self._slot_of.get
-        keys = list(zip(twins, names, strict=True))
-        found = [get(key, -1) for key in keys]
-        if -1 in found:
-            for i, slot in enumerate(found):
-                if slot < 0:
-                    known = get(keys[i])
-                    found[i] = known if known is not None else self._register(*keys[i])
-        slots = np.array(found, dtype=np.intp)
+        slots = self._slots(twins, names, n)
         t_all = np.asarray(times, dtype=np.int64).reshape(n)
         v_all = _to_floats(values, n)
 
@@ -365,7 +403,7 @@ class DriftMonitor:
         else:
             snapshot = np.empty((len(s), 0))
         level = self._level[s]
-        inputs = StepInputs(cols, snapshot, prev, level, dt, rows, self._twin_ids)
+        inputs = StepInputs(cols, snapshot, prev, level, dt, rows, self._twin_ids, True)
         predicted = np.asarray(self.predictor.predict(inputs), dtype=np.float64)
         residual = v - predicted
 

@@ -48,6 +48,9 @@ class StepInputs:
     twin: IntArray
     """The monitor's row of each point's twin; ``twin_ids[twin[i]]`` is its id."""
     twin_ids: Sequence[str]
+    one_instant_per_twin: bool = False
+    """True when all points of a twin share one event time (a monitor round): their snapshots
+    then differ only in each point's own column, so a predictor may share work between them."""
 
 
 class StepPredictor(Protocol):
@@ -210,7 +213,7 @@ class BehaviorModelPredictor:
         sig = model.signature
         self._params = {p.name: p.default for p in sig.parameters} | dict(params or {})
         self._twin_params = {k: dict(v) for k, v in (twin_params or {}).items()}
-        self._cached: tuple[tuple[int, int], dict[str, FloatArray]] | None = None
+        self._cached: tuple[tuple[int, int], FloatArray] | None = None
         self._seed = seed
         names: list[str] = []
         for binding in [s.binding for s in sig.states] + [i.binding for i in sig.inputs]:
@@ -227,6 +230,20 @@ class BehaviorModelPredictor:
         ]
         self._state_cols = [(s, col.get(s.binding or "")) for s in sig.states]
         self._input_cols = [(i, col.get(i.binding or "")) for i in sig.inputs]
+        # Arrays indexed by a point's column, with a last entry for -1 (a field the model has
+        # no column for): the output predicting it, as an index into ``_targets`` (-1: none),
+        # and the column's part of the key of points that see the same model inputs (its
+        # number + 1 if a state or input reads it, else 0).
+        self._targets = tuple(o for o in self._output_for if o is not None)
+        self._target_of = np.array(
+            [-1 if o is None else self._targets.index(o) for o in self._output_for] + [-1],
+            dtype=np.intp,
+        )
+        read = {c for _, c in self._state_cols + self._input_cols if c is not None}
+        self._key_col = np.array(
+            [c + 1 if c in read else 0 for c in range(len(names))] + [0], dtype=np.intp
+        )
+        self._key_span = len(names) + 1
 
     def twins_known(self) -> frozenset[str]:
         """The twins that have their own parameters."""
@@ -247,25 +264,25 @@ class BehaviorModelPredictor:
         """No smoothing needed."""
         return 0.0
 
-    def _param_arrays(self, inputs: StepInputs) -> dict[str, FloatArray]:
-        n = len(inputs.column)
+    def _param_arrays(self, inputs: StepInputs, members: IntArray) -> dict[str, FloatArray]:
+        n = len(members)
         if not self._twin_params:
             return {name: np.full(n, value) for name, value in self._params.items()}
-        # One row per monitor twin (cached until the twin list or the overrides change), then
-        # a gather by each point's twin row: no per-point Python work.
-        table = self._table(inputs.twin_ids)
-        return {name: column[inputs.twin] for name, column in table.items()}
+        # A (parameter, twin) table over the monitor's twins (cached until the twin list or
+        # the overrides change), then one gather by the members' twin rows.
+        table = self._table(inputs.twin_ids)[:, inputs.twin[members]]
+        return dict(zip(self._params, table, strict=True))
 
-    def _table(self, twin_ids: Sequence[str]) -> dict[str, FloatArray]:
+    def _table(self, twin_ids: Sequence[str]) -> FloatArray:
         key = (len(twin_ids), len(self._twin_params))
         if self._cached is None or self._cached[0] != key:
-            table = {
-                name: np.array(
-                    [self._twin_params.get(t, {}).get(name, value) for t in twin_ids],
-                    dtype=np.float64,
-                )
-                for name, value in self._params.items()
-            }
+            table = np.array(
+                [
+                    [self._twin_params.get(t, {}).get(name, value) for t in twin_ids]
+                    for name, value in self._params.items()
+                ],
+                dtype=np.float64,
+            ).reshape(len(self._params), len(twin_ids))
             self._cached = (key, table)
         return self._cached[1]
 
@@ -275,27 +292,60 @@ class BehaviorModelPredictor:
         return np.full(n, float(default))
 
     def predict(self, inputs: StepInputs) -> FloatArray:
-        """One model step per point from the snapshot; bound outputs are the predictions."""
+        """One model step per distinct model input; bound outputs are the predictions."""
         n = len(inputs.column)
         result = inputs.previous.copy()
         if n == 0:
             return result
-        params = self._param_arrays(inputs)
-        dt = np.nan_to_num(inputs.dt, nan=1.0)
-        step_s = float(np.median(dt)) if n else 1.0
+        # The step length is the median over all the points, whichever of them get a step.
+        step_s = float(np.median(np.nan_to_num(inputs.dt, nan=1.0)))
+        target = self._target_of[inputs.column]
+        wanted = np.flatnonzero(target >= 0)
+        if wanted.size == 0:
+            return result
+        if inputs.one_instant_per_twin:
+            # The points of a twin at one instant feed the model the same snapshot, except
+            # that a field the model reads holds its previous value in its own point's row:
+            # one step per twin, plus one per such field (the model steps members
+            # independently, so a shared step gives each point what its own would).
+            key = inputs.twin[wanted] * self._key_span + self._key_col[inputs.column[wanted]]
+            _, first, member = np.unique(key, return_index=True, return_inverse=True)
+            members = wanted[first]
+        else:
+            members, member = wanted, np.arange(wanted.size)
+        outputs = self._step(inputs, members, step_s)
+        size = len(members)
+        table = np.empty((len(self._targets), size))
+        # A model may leave out an output it passes through (the engine fills it in): the
+        # points of its field keep their previous value.
+        present = np.zeros(len(self._targets), dtype=bool)
+        for j, name in enumerate(self._targets):
+            if name in outputs:
+                table[j] = np.broadcast_to(outputs[name], (size,))
+                present[j] = True
+        which = target[wanted]
+        ok = present[which]
+        result[wanted[ok]] = table[which[ok], member[ok]]
+        return result
+
+    def _step(self, inputs: StepInputs, members: IntArray, step_s: float) -> dict[str, FloatArray]:
+        """The model's outputs for the snapshot rows ``members``, one member each."""
+        n = len(members)
+        params = self._param_arrays(inputs, members)
         params |= self.model.prepare(params, step_s)
+        snapshot = inputs.snapshot[members]
         state: dict[str, FloatArray] = {}
         for var, column in self._state_cols:
             value = self._value(var.initial, params, n)
             if column is not None:
-                known = inputs.snapshot[:, column]
+                known = snapshot[:, column]
                 value = np.where(np.isfinite(known), known, value)
             state[var.name] = value
         model_inputs: dict[str, FloatArray] = {}
         for item, column in self._input_cols:
             value = self._value(item.default, params, n)
             if column is not None:
-                known = inputs.snapshot[:, column]
+                known = snapshot[:, column]
                 value = np.where(np.isfinite(known), known, value)
             model_inputs[item.name] = value
         ctx = StepContext(
@@ -309,11 +359,4 @@ class BehaviorModelPredictor:
         )
         # Engines unpack (next state, outputs), whatever the protocol docstring says.
         _next_state, outputs = self.model.step(ctx, state, model_inputs, params)
-        for column in np.unique(inputs.column[inputs.column >= 0]):
-            output = self._output_for[int(column)]
-            # A model may leave out an output it passes through (the engine fills it in).
-            if output is None or output not in outputs:
-                continue
-            rows = inputs.column == column
-            result[rows] = np.broadcast_to(outputs[output], (n,))[rows]
-        return result
+        return outputs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -255,6 +255,17 @@ class SqlTwinStore(TwinStore):
     def get_twin(self, tenant: str, twin_id: str) -> Twin | None:
         with self._db.read() as conn:
             return _get_twin(conn, tenant, twin_id)
+
+    def get_twins(self, tenant: str, twin_ids: Collection[str]) -> dict[str, Twin]:
+        found: dict[str, Twin] = {}
+        unique = sorted(set(twin_ids))
+        with self._db.read() as conn:
+            for start in range(0, len(unique), _CHUNK):
+                stmt = select(twins).where(
+                    twins.c.tenant == tenant, twins.c.twin_id.in_(unique[start : start + _CHUNK])
+                )
+                found.update((row.twin_id, _to_twin(row)) for row in conn.execute(stmt))
+        return found
 
     def twin_models(self, tenant: str, twin_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -108,6 +108,10 @@ class TwinStore(ABC):
     @abstractmethod
     def twin_models(self, tenant: str, twin_ids: Sequence[str]) -> dict[str, str]:
         """The model of each twin among ``twin_ids`` that exists."""
+
+    @abstractmethod
+    def get_twins(self, tenant: str, twin_ids: Collection[str]) -> dict[str, Twin]:
+        """Each twin among ``twin_ids`` that exists, by id, in a few reads."""
 
     @abstractmethod
     def list_twins(

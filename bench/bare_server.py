@@ -1,9 +1,8 @@
 """The bare-FastAPI baseline server: GET /v1/twins/{twin_id} answers a constant JSON body.
 
-Served exactly as ``twinops serve`` serves its app (``uvicorn.run(app, host, port,
-log_level="info")``, a sync route run in the thread pool), so the ratio between the two
-isolates what twinops adds per request. Not a benchmark on its own; the read benchmarks
-start it.
+Served as ``twinops serve`` serves its app (uvicorn with httptools and uvloop, no access
+log) from an ``async`` route, as ours is, so the ratio between the two isolates what twinops
+adds per request. Not a benchmark on its own; the read benchmarks start it.
 
     python bench/bare_server.py --port 8765 --body twin.json [--workers 2]
 """
@@ -30,7 +29,7 @@ def create_app(body: dict[str, Any]) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/v1/twins/{twin_id}")
-    def get_twin(twin_id: str, response: Response) -> Any:
+    async def get_twin(twin_id: str, response: Response) -> Any:
         response.headers["ETag"] = 'W/"constant"'
         return body
 
@@ -66,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
             factory=True,
             host=args.host,
             port=args.port,
-            log_level="info",
             workers=args.workers,
+            access_log=False,
         )
         return 0
     body = json.loads(args.body.read_text()) if args.body else _BODY
-    uvicorn.run(create_app(body), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(body), host=args.host, port=args.port, access_log=False)
     return 0
 
 

@@ -152,6 +152,41 @@ def tree_rss_mib(pid: int) -> dict[str, float]:
     return total
 
 
+def _tree_pids(pid: int) -> list[int]:
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            pids.extend(_tree_pids(int(child)))
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants."""
+    ticks = 0
+    for one in _tree_pids(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, *, timeout: float = 60.0, busy: float = 0.05) -> float:
+    """Wait until a process tree uses under ``busy`` of a core over a second; answers the wait.
+
+    A server answers its health check as soon as one worker is up, while the others (and a
+    job pool) are still importing: load sent then lands on the first worker's connections.
+    """
+    started = time.monotonic()
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        now = tree_cpu_seconds(pid)
+        if now - before < busy:
+            break
+        before = now
+    return round(time.monotonic() - started, 1)
+
+
 def self_peak_rss_mib() -> float:
     """This process's peak RSS (getrusage), in MiB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -529,6 +564,7 @@ def start_server(
             )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(server.url + ready_path, timeout=2).status_code == 200:
+                log(f"{name} answers; settled after {wait_until_idle(process.pid)} s more")
                 return server
         time.sleep(0.2)
     server.stop()

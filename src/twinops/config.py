@@ -66,6 +66,8 @@ class Settings:
     metrics_require_auth: bool = False  # true: /metrics needs a viewer's credentials
     log_format: str = "auto"  # json, text, or auto: text on a terminal, JSON otherwise
     log_level: str = "INFO"
+    access_log: str = "problems"  # all, problems (4xx/5xx and slow requests), or off
+    slow_request_seconds: float = 1.0  # with access_log = problems: slower requests are logged
     otel_endpoint: str = ""  # OTLP/HTTP collector URL; empty: OTEL_EXPORTER_OTLP_ENDPOINT or off
     otel_service_name: str = "twinops"
 

@@ -211,6 +211,10 @@ def configure_logging(settings: Settings) -> None:
         raise InvalidInput.single(
             "log_format", "oneOf", f"one of {', '.join(logs.FORMATS)}", settings.log_format
         )
+    if settings.access_log not in logs.ACCESS_LOGS:
+        raise InvalidInput.single(
+            "access_log", "oneOf", f"one of {', '.join(logs.ACCESS_LOGS)}", settings.access_log
+        )
     secrets = [str(getattr(settings, name)) for name in sorted(SECRET_SETTINGS)]
     logs.configure(settings.log_format, settings.log_level, secrets=secrets)
 

@@ -45,7 +45,10 @@ def test_request_and_job_ids_in_json_lines_and_no_secrets(
     captured: io.StringIO, tmp_path: Path, tenant: str
 ) -> None:
     platform = open_platform(
-        tmp_path, tenant, mqtt_url=f"mqtt://ingest:{MQTT_PASSWORD}@127.0.0.1:1883"
+        tmp_path,
+        tenant,
+        mqtt_url=f"mqtt://ingest:{MQTT_PASSWORD}@127.0.0.1:1883",
+        access_log="all",
     )
     key = platform.security.first_admin_key()
     assert key is not None
@@ -98,6 +101,45 @@ def test_configure_logging_refuses_an_unknown_format(captured: io.StringIO) -> N
         configure_logging(Settings(log_format="yaml"))
 
 
+def test_configure_logging_refuses_an_unknown_access_log(captured: io.StringIO) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        configure_logging(Settings(access_log="some"))
+    assert refused.value.violations[0].field == "access_log"
+
+
+@pytest.mark.parametrize(
+    ("access_log", "slow_seconds", "logged"),
+    [
+        ("problems", 60.0, ["GET /v1/twins/{twin_id} 404"]),
+        ("problems", 0.0, ["GET /v1/twins/{twin_id} 200", "GET /v1/twins/{twin_id} 404"]),
+        ("all", 60.0, ["GET /v1/twins/{twin_id} 200", "GET /v1/twins/{twin_id} 404"]),
+        ("off", 0.0, []),
+    ],
+)
+def test_access_log_takes_problems_and_slow_requests_by_default(
+    captured: io.StringIO,
+    tmp_path: Path,
+    tenant: str,
+    access_log: str,
+    slow_seconds: float,
+    logged: list[str],
+) -> None:
+    platform = open_platform(
+        tmp_path, tenant, access_log=access_log, slow_request_seconds=slow_seconds
+    )
+    logs.configure("json", "INFO", stream=captured)
+    key = platform.security.first_admin_key()
+    try:
+        with TestClient(create_app(platform), headers={"Authorization": f"Bearer {key}"}) as http:
+            assert http.get("/v1/twins/pump-1").status_code == 200
+            assert http.get("/v1/twins/no-such-pump").status_code == 404
+        assert platform.metrics.exposition().count(b'route="/v1/twins/{twin_id}"') >= 2
+    finally:
+        platform.close()
+    served = [r["message"] for r in lines(captured) if r["logger"] == "twinops.http"]
+    assert [" ".join(m.split()[:3]) for m in served] == logged
+
+
 def test_auto_format_is_text_on_a_terminal() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -121,3 +163,30 @@ def test_request_ids_from_callers_are_checked() -> None:
     assert logs.new_request_id("abc-123") == "abc-123"
     assert logs.new_request_id("x" * 129) != "x" * 129
     assert logs.new_request_id('a"b') != 'a"b'
+
+
+def test_json_line_keeps_an_extra_too_big_for_a_64_bit_int(captured: io.StringIO) -> None:
+    logs.configure("json", "INFO", stream=captured)
+    logging.getLogger("twinops.test").info("big", extra={"huge": 2**70, "thing": object()})
+    (entry,) = lines(captured)
+    assert entry["huge"] == 2**70
+    assert entry["thing"].startswith("<object object")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "token=abc123",
+        "Authorization: Bearer abc123",
+        "postgresql://u:abc123@db/x",
+        "PASSWORD: abc123",
+    ],
+)
+def test_lines_with_credentials_are_masked_whatever_their_case(
+    captured: io.StringIO, message: str
+) -> None:
+    logs.configure("json", "INFO", stream=captured)
+    logging.getLogger("twinops.test").info(message)
+    (entry,) = lines(captured)
+    assert "abc123" not in entry["message"]
+    assert logs.MASK in entry["message"]

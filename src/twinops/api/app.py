@@ -59,17 +59,23 @@ def create_app(platform: Platform, *, local_principal: Principal | None = None) 
         local_principal=local_principal,
     )
     # Outermost: request id, server span and latency by route for every answer, 401s included.
-    app.add_middleware(ObserveRequests, metrics=platform.metrics)
+    app.add_middleware(
+        ObserveRequests,
+        metrics=platform.metrics,
+        access_log=settings.access_log,
+        slow_seconds=settings.slow_request_seconds,
+    )
+    # FastAPI tries routes in order: the twin and telemetry reads, the hottest, come first.
     for router in (
+        twins.router,
+        telemetry.router,
         health.router,
         models.router,
-        twins.router,
         relationships.router,
         external_ids.router,
         query.router,
         events.router,
         security.router,
-        telemetry.router,
         retention.router,
         export.router,
         jobs.router,

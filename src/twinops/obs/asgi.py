@@ -61,13 +61,41 @@ def leaf_routes(routes: Iterable[Any]) -> list[Leaf]:
     return leaves
 
 
-class ObserveRequests:
-    """Sets the request id, opens the server span, records latency by route template."""
+class _Answer:
+    """What the app answered so far: the status (500 until a response starts)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 500
+
+
+class ObserveRequests:
+    """Sets the request id, opens the server span, records latency by route template.
+
+    ``access_log``: ``all`` logs a line per request; ``problems`` only 4xx/5xx answers and
+    requests slower than ``slow_seconds`` (the metrics count every request either way);
+    ``off`` none.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        access_log: str = "problems",
+        slow_seconds: float = 1.0,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
+        self.slow_seconds = slow_seconds
         self._leaves: list[Leaf] | None = None
+
+    def logs_request(self, status: int, seconds: float) -> bool:
+        """Whether the access log takes a request that ended so."""
+        if self.access_log == "problems":
+            return status >= 400 or seconds >= self.slow_seconds
+        return self.access_log == "all"
 
     def route(self, scope: Scope) -> str:
         """The route template of a request (``unmatched`` when no route takes its path).
@@ -98,40 +126,57 @@ class ObserveRequests:
         method = str(scope.get("method", "GET"))
         request_id = logs.new_request_id(_header(scope, b"x-request-id"))
         token = logs.REQUEST_ID.set(request_id)
-        status = 500
+        answer = _Answer()
         echo = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                answer.status = int(message["status"])
                 message["headers"] = [*message.get("headers", ()), echo]
             await send(message)
 
-        route = UNMATCHED
         started = time.perf_counter()
         self.metrics.http_in_flight.inc()
+        parent = _header(scope, b"traceparent")
         try:
-            with tracing.span(
-                f"HTTP {method}",
-                {"http.request.method": method, "twinops.request_id": request_id},
-                kind=SpanKind.SERVER,
-                parent=_header(scope, b"traceparent"),
-            ) as span:
-                try:
-                    await self.app(scope, receive, send_with_id)
-                finally:
-                    route = self.route(scope)
-                    if span.is_recording():
-                        span.update_name(f"HTTP {method} {route}")
-                        span.set_attribute("http.route", route)
-                        span.set_attribute("http.response.status_code", status)
-                        if status >= 500:
-                            span.set_status(Status(StatusCode.ERROR))
+            if parent is None and not tracing.recording():
+                # No span to record and none to continue: spare every request a no-op span.
+                await self.app(scope, receive, send_with_id)
+            else:
+                await self._traced(scope, receive, send_with_id, answer, request_id, parent)
         finally:
             seconds = time.perf_counter() - started
+            route, status = self.route(scope), answer.status
             self.metrics.http_in_flight.dec()
             self.metrics.http_request(method, route, status, seconds)
-            if log.isEnabledFor(logging.INFO):
+            if self.logs_request(status, seconds) and log.isEnabledFor(logging.INFO):
                 log.info("%s %s %d %.1f ms", method, route, status, seconds * 1000)
             logs.REQUEST_ID.reset(token)
+
+    async def _traced(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        answer: _Answer,
+        request_id: str,
+        parent: str | None,
+    ) -> None:
+        """Serve the request in a server span named after its route template."""
+        method = str(scope.get("method", "GET"))
+        with tracing.span(
+            f"HTTP {method}",
+            {"http.request.method": method, "twinops.request_id": request_id},
+            kind=SpanKind.SERVER,
+            parent=parent,
+        ) as span:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                route = self.route(scope)
+                if span.is_recording():
+                    span.update_name(f"HTTP {method} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", answer.status)
+                    if answer.status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))

@@ -10,6 +10,7 @@ message and in tracebacks before a line is written.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -20,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+import orjson
+
 from twinops.obs import tracing
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -28,6 +31,7 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 JOB_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("twinops_job_id", default=None)
 
 FORMATS = ("auto", "json", "text")
+ACCESS_LOGS = ("all", "problems", "off")  # which requests get a line (the access_log setting)
 MASK = "***"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _PATTERNS = (
@@ -44,6 +48,9 @@ _PATTERNS = (
     # scheme://user:password@host
     (re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{MASK}@"),
 )
+# Every pattern above needs one of these in the text: one search spares three substitutions
+# on the many lines that carry no credential (every request logs one).
+_MAY_HOLD_SECRET = re.compile(r"(?i)key|auth|pass|secret|token|bearer|basic|://")
 # Attributes every LogRecord has: anything else was passed with ``extra=`` and is logged too.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _HANDLER_NAME = "twinops"
@@ -76,6 +83,8 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        if _MAY_HOLD_SECRET.search(text) is None:
+            return text
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text
@@ -119,7 +128,13 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.redact(record.exc_text)
         if record.stack_info:
             entry["stack"] = self.redact(self.formatStack(record.stack_info))
-        return json.dumps(entry, default=lambda v: self.redact(str(v)), ensure_ascii=False)
+        try:
+            return orjson.dumps(entry, default=self._as_text).decode()
+        except orjson.JSONEncodeError:  # e.g. an int beyond 64 bits in an extra
+            return json.dumps(entry, default=self._as_text, ensure_ascii=False)
+
+    def _as_text(self, value: Any) -> str:
+        return self.redact(str(value))
 
     def _scrub(self, value: Any) -> Any:
         """``extra=`` values with every string masked (before encoding: escapes stay whole)."""
@@ -157,10 +172,15 @@ class TextFormatter(logging.Formatter):
         return self.redact(super().format(record))
 
 
+@functools.lru_cache(maxsize=4)
+def _second_of(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def _rfc3339(created: float) -> str:
     seconds = int(created)
     millis = int((created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    return f"{_second_of(seconds)}.{millis:03d}Z"
 
 
 def resolve_format(log_format: str, stream: TextIO) -> str:

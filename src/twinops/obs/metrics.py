@@ -240,6 +240,8 @@ class Metrics:
             ["detector"],
             registry=r,
         )
+        # (method, route, status) -> the two children: labels() costs more than observing.
+        self._http_children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
         r.register(_ScrapeTime(self))
         if process:
             ProcessCollector(registry=r)
@@ -291,9 +293,16 @@ class Metrics:
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """An HTTP request was answered (``route``: the template, e.g. ``/v1/twins/{id}``)."""
-        code = str(status)
-        self.http_duration.labels(method, route, code).observe(seconds)
-        self.http_requests.labels(method, route, code).inc()
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            code = str(status)
+            children = self._http_children[key] = (
+                self.http_duration.labels(method, route, code),
+                self.http_requests.labels(method, route, code),
+            )
+        children[0].observe(seconds)
+        children[1].inc()
 
     def drift_alert(self, detector: str, count: int = 1) -> None:
         """Drift alerts fired (``detector``: the detector's name, e.g. ``page_hinkley``)."""

@@ -76,6 +76,13 @@ def tracer() -> Tracer:
     return found
 
 
+def recording() -> bool:
+    """True when spans may be recorded: a provider was installed here or process-wide."""
+    return _state.provider is not None or not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
 def use_provider(provider: TracerProvider | None) -> TracerProvider | None:
     """Send twinops spans to ``provider`` (None: back to the global one); returns the old one.
 

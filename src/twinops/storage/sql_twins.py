@@ -26,6 +26,7 @@ from twinops.storage.cursor import decode_cursor, encode_cursor
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
 from twinops.storage.query import run_query
+from twinops.storage.raw_select import RawSelect
 from twinops.storage.schema import external_ids, models, relationships, twins
 from twinops.twins.entities import ExternalId, NewEvent, Relationship, Twin
 from twinops.twins.store import Page, TwinStore, TwinWriter
@@ -251,10 +252,11 @@ class SqlTwinStore(TwinStore):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._point_read = RawSelect(db, _GET_TWIN)
 
     def get_twin(self, tenant: str, twin_id: str) -> Twin | None:
-        with self._db.read() as conn:
-            return _get_twin(conn, tenant, twin_id)
+        row = self._point_read.first(tenant=tenant, twin_id=twin_id)
+        return None if row is None else Twin(**row)
 
     def get_twins(self, tenant: str, twin_ids: Collection[str]) -> dict[str, Twin]:
         found: dict[str, Twin] = {}

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
-from twinops.api.deps import Modeler, PlatformDep, Viewer
+from twinops.api.deps import Modeler, PlatformDep, Viewer, point_read
 from twinops.api.routes.common import Cursor, Limit, page_body
 from twinops.api.routes.twins import IfMatch, IfNoneMatch
 from twinops.twins.representation import relationship_to_json
@@ -65,11 +65,13 @@ def put_relationship(
 
 
 @router.get("/{relationship_id}", operation_id="relationships-get")
-def get_relationship(
+async def get_relationship(
     platform: PlatformDep, caller: Viewer, twin_id: str, relationship_id: str, response: Response
 ) -> Any:
     """One relationship, with its ETag."""
-    rel = platform.twins.get_relationship(caller.tenant, twin_id, relationship_id)
+    rel = await point_read(
+        platform, platform.twins.get_relationship, caller.tenant, twin_id, relationship_id
+    )
     response.headers["ETag"] = rel.etag
     return relationship_to_json(rel)
 

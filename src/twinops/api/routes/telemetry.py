@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from twinops.api.deps import Operator, PlatformDep, Viewer
+from twinops.api.deps import Operator, PlatformDep, Viewer, point_read
 from twinops.api.routes.common import json_response, optional_time, query_time
 from twinops.errors import InvalidInput
 from twinops.ingest.decode import decode_points
+from twinops.platform import Platform
 from twinops.state.entities import FieldValue, Quality, QuarantineEntry, Sample, flag_names
 from twinops.timeutil import format_rfc3339
 
@@ -74,22 +75,28 @@ def _source_label(declared: str | None, channel: str) -> str:
 
 
 @router.get("/twins/{twin_id}/state", operation_id="telemetry-state")
-def twin_state(platform: PlatformDep, caller: Viewer, twin_id: str, as_of: TimeParam = None) -> Any:
+async def twin_state(
+    platform: PlatformDep, caller: Viewer, twin_id: str, as_of: TimeParam = None
+) -> Any:
     """Every field's latest-event value, now or as of a past time."""
-    platform.twins.get(caller.tenant, twin_id)
     at = optional_time(as_of, "as_of")
+    return json_response(
+        await point_read(platform, _state_body, platform, caller.tenant, twin_id, at)
+    )
+
+
+def _state_body(platform: Platform, tenant: str, twin_id: str, at: int | None) -> Any:
+    platform.twins.get(tenant, twin_id)
     now = platform.ingest.now()
     if at is None:
-        fields = platform.state.current(caller.tenant, twin_id)
+        fields = platform.state.current(tenant, twin_id)
     else:
-        fields = platform.state.as_of(caller.tenant, [twin_id], at)[twin_id]
-    return json_response(
-        {
-            "twin": twin_id,
-            "asOf": format_rfc3339(at) if at is not None else None,
-            "fields": {name: _field_json(v, now) for name, v in sorted(fields.items())},
-        }
-    )
+        fields = platform.state.as_of(tenant, [twin_id], at)[twin_id]
+    return {
+        "twin": twin_id,
+        "asOf": format_rfc3339(at) if at is not None else None,
+        "fields": {name: _field_json(v, now) for name, v in sorted(fields.items())},
+    }
 
 
 @router.get("/twins/{twin_id}/history/{name}", operation_id="telemetry-history")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Response
 
-from twinops.api.deps import Modeler, PlatformDep, Viewer
+from twinops.api.deps import Modeler, PlatformDep, Viewer, point_read
 from twinops.api.routes.common import Cursor, Limit, json_response, page_body
 from twinops.errors import PayloadTooLarge
 from twinops.twins.representation import relationship_to_json, twin_to_json
@@ -45,9 +45,9 @@ def list_twins(
 
 
 @router.get("/twins/{twin_id}", operation_id="twins-get")
-def get_twin(platform: PlatformDep, caller: Viewer, twin_id: str) -> Any:
+async def get_twin(platform: PlatformDep, caller: Viewer, twin_id: str) -> Any:
     """One twin, with its ETag."""
-    twin = platform.twins.get(caller.tenant, twin_id)
+    twin = await point_read(platform, platform.twins.get, caller.tenant, twin_id)
     return json_response(twin_to_json(twin), headers={"ETag": twin.etag})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 
 from fastapi import FastAPI
 
@@ -17,4 +18,16 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings)  # each worker process logs as the server does
     platform = Platform.open(settings)
     atexit.register(platform.close)
-    return create_app(platform)
+    app = create_app(platform)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Move what start-up made (modules, models, the app) out of the collector's sight.
+
+    Those objects live as long as the process; without this every full collection walks all
+    of them again, a pause of tens of milliseconds in the middle of requests.
+    """
+    gc.collect()
+    gc.freeze()

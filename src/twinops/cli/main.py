@@ -82,9 +82,13 @@ def _serve(
         )
     typer.echo(f"twinops on http://{settings.host}:{settings.port} (docs at /docs)")
     if workers == 1:
+        from twinops.api.asgi import freeze_startup_heap
+
+        app = create_app(platform)
+        freeze_startup_heap()
         try:
             uvicorn.run(
-                create_app(platform),
+                app,
                 host=settings.host,
                 port=settings.port,
                 log_config=None,  # uvicorn logs through twinops' handler and format

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 from twinops.errors import InvalidInput, NotFound, Violation
@@ -132,7 +133,7 @@ class IngestService:
                         "message": outcome.reason,
                     }
                 )
-            accepted.sort(key=lambda p: (p.event_time, p.twin_id, p.name))
+            accepted.sort(key=_EVENT_ORDER)
         # A replay leaves its failures where they already are, instead of quarantining twice.
         kept = rejected if keep_rejected else []
         now = self._clock()
@@ -168,6 +169,9 @@ class IngestService:
             else p
             for p in points
         ]
+
+
+_EVENT_ORDER = attrgetter("event_time", "twin_id", "name")
 
 
 class _BatchChecker:

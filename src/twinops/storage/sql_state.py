@@ -149,7 +149,8 @@ class SqlStateStore(StateStore):
             late=sum(late.values()),
             quarantined=len(rejected),
             conflicts=tuple(conflicts),
-            very_late=sum(1 for p in new if PointFlag.VERY_LATE in p.flags),
+            # Flag membership runs enum code per point; an unflagged point is a plain falsy int.
+            very_late=sum(1 for p in new if p.flags and PointFlag.VERY_LATE in p.flags),
         )
 
     def _drop_seen_message_ids(

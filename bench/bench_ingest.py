@@ -309,14 +309,18 @@ def _http_client(
     )
 
 
-def over_http(data_dir: Path, work: Workload, clients: int, workdir: Path) -> dict[str, Any]:
+def over_http(
+    data_dir: Path, work: Workload, clients: int, workdir: Path, workers: int = 1
+) -> dict[str, Any]:
     """Client processes posting the batches to POST /v1/telemetry on twinops serve."""
     import httpx
     import orjson
 
     bodies = [(orjson.dumps(points), len(points)) for points, _rows in work.batches()]
     b.log(f"  {len(bodies)} bodies, {sum(len(x) for x, _ in bodies) / 2**20:.1f} MiB")
-    server = b.twinops_server(data_dir, b.free_port(), output=workdir / "server-http.log")
+    server = b.twinops_server(
+        data_dir, b.free_port(), workers=workers, output=workdir / "server-http.log"
+    )
     try:
         warm = httpx.post(
             server.url + "/v1/telemetry",
@@ -712,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
         "--modes", default="inprocess,http,mqtt", help="inprocess,http,mqtt (all by default)"
     )
     parser.add_argument("--clients", type=int, default=4, help="HTTP client processes (4)")
+    parser.add_argument(
+        "--http-workers", type=int, default=1, help="twinops serve --workers for HTTP (1)"
+    )
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="the broker")
     parser.add_argument(
         "--mqtt-message-seconds",
@@ -760,6 +767,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_points": args.batch,
                 "id_fraction": args.id_fraction,
                 "http_clients": args.clients,
+                "http_workers": args.http_workers,
                 "mqtt_message_seconds": args.mqtt_message_seconds,
                 "tenant": TENANT,
             },
@@ -789,7 +797,13 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "http" in modes:
             b.log("HTTP POST /v1/telemetry ...")
-            http = over_http(b.copy_data_dir(fleet_dir, root / "http"), work, args.clients, root)
+            http = over_http(
+                b.copy_data_dir(fleet_dir, root / "http"),
+                work,
+                args.clients,
+                root,
+                args.http_workers,
+            )
             b.log(f"  {http['points_per_s']} points/s")
             rate = http["points_per_s"] or 0.0
             fraction = b.ratio(rate, raw["points_per_s"])

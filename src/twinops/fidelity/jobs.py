@@ -52,6 +52,21 @@ def _window(spec: CalibrationSpec | ValidationSpec) -> dict[str, str]:
     return {"start": format_rfc3339(spec.start), "end": format_rfc3339(spec.end)}
 
 
+def _summary_head(
+    kind: str, spec: CalibrationSpec | ValidationSpec, problem: ReplayProblem
+) -> dict[str, Any]:
+    """What every fidelity summary starts with: the kind, the spec, the model and the data."""
+    return {
+        "kind": kind,
+        "spec": spec.sha256,
+        "model": spec.model,
+        "modelVersion": problem.model.signature.version,
+        "twins": list(spec.twins),
+        "window": _window(spec),
+        "step": format_duration(spec.step),
+    }
+
+
 def series_table(
     problem: ReplayProblem,
     predicted: FloatArray,
@@ -143,13 +158,7 @@ def calibration_summary(
                 "residualSd": float(result.noise[o, j]),
             }
     summary: dict[str, Any] = {
-        "kind": "calibrate",
-        "spec": spec.sha256,
-        "model": spec.model,
-        "modelVersion": problem.model.signature.version,
-        "twins": list(spec.twins),
-        "window": _window(spec),
-        "step": format_duration(spec.step),
+        **_summary_head("calibrate", spec, problem),
         "shared": spec.shared,
         "method": spec.method,
         "priors": spec.priors,
@@ -314,13 +323,7 @@ def run_validation(
     }
     result = validate(problem, values, interval, limits, progress)
     summary: dict[str, Any] = {
-        "kind": "validate",
-        "spec": spec.sha256,
-        "model": spec.model,
-        "modelVersion": problem.model.signature.version,
-        "twins": list(spec.twins),
-        "window": _window(spec),
-        "step": format_duration(spec.step),
+        **_summary_head("validate", spec, problem),
         "parameters": dict(spec.parameters),
         "twinParameters": {t: dict(v) for t, v in spec.twin_parameters.items()},
         "outputs": {o: m.to_json() for o, m in result.overall.items()},

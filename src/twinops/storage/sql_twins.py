@@ -104,6 +104,15 @@ def _get_twin(conn: Connection, tenant: str, twin_id: str, lock: bool = False) -
     return _to_twin(row) if row else None
 
 
+def _get_twins(conn: Connection, tenant: str, twin_ids: Sequence[str]) -> dict[str, Twin]:
+    found: dict[str, Twin] = {}
+    for start in range(0, len(twin_ids), _CHUNK):
+        chunk = twin_ids[start : start + _CHUNK]
+        stmt = select(twins).where(twins.c.tenant == tenant, twins.c.twin_id.in_(chunk))
+        found.update((row.twin_id, _to_twin(row)) for row in conn.execute(stmt))
+    return found
+
+
 def _get_relationship(
     conn: Connection, tenant: str, source_id: str, rel_id: str
 ) -> Relationship | None:
@@ -126,12 +135,7 @@ class _SqlTwinWriter(TwinWriter):
         return _get_twin(self._conn, tenant, twin_id, lock)
 
     def get_twins(self, tenant: str, twin_ids: list[str]) -> dict[str, Twin]:
-        found: dict[str, Twin] = {}
-        for start in range(0, len(twin_ids), _CHUNK):
-            chunk = twin_ids[start : start + _CHUNK]
-            stmt = select(twins).where(twins.c.tenant == tenant, twins.c.twin_id.in_(chunk))
-            found.update({row.twin_id: _to_twin(row) for row in self._conn.execute(stmt)})
-        return found
+        return _get_twins(self._conn, tenant, twin_ids)
 
     def insert_twin(self, twin: Twin) -> None:
         self.insert_twins([twin])
@@ -259,15 +263,8 @@ class SqlTwinStore(TwinStore):
         return None if row is None else Twin(**row)
 
     def get_twins(self, tenant: str, twin_ids: Collection[str]) -> dict[str, Twin]:
-        found: dict[str, Twin] = {}
-        unique = sorted(set(twin_ids))
         with self._db.read() as conn:
-            for start in range(0, len(unique), _CHUNK):
-                stmt = select(twins).where(
-                    twins.c.tenant == tenant, twins.c.twin_id.in_(unique[start : start + _CHUNK])
-                )
-                found.update((row.twin_id, _to_twin(row)) for row in conn.execute(stmt))
-        return found
+            return _get_twins(conn, tenant, sorted(set(twin_ids)))
 
     def twin_models(self, tenant: str, twin_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -50,6 +50,19 @@ class Database:
             yield conn
             conn.rollback()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only connection whose statements all see one committed state."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN")  # a WAL read transaction: one snapshot
+            else:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
     def analyze(self, *tables: str) -> None:
         """Refresh the planner's statistics (after bulk loads change the tables' shape)."""
         with self.write() as conn:

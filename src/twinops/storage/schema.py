@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -158,20 +159,43 @@ audit_heads = Table(
 
 # -- telemetry and state ---------------------------------------------------------------------
 
-# Every accepted point, keyed by event time: a second point for the same field and time is a
-# duplicate (same value) or a conflict (another value), never a silent overwrite.
-telemetry = Table(
-    "telemetry",
+# History is log-structured (storage/sql_history.py): every applied batch is one segment row
+# (all its points, columnar), and compaction rewrites segments into per-field blocks, each
+# within one UTC day. A point is identified by (twin, field, event time): a second point for
+# the same key is a duplicate (same value) or a conflict (another value), never an overwrite.
+telemetry_segments = Table(
+    "telemetry_segments",
     metadata,
-    Column("tenant", String(TENANT), primary_key=True),
-    Column("twin_id", String(ID), primary_key=True),
-    Column("name", String(512), primary_key=True),
-    Column("event_time", BigInteger, primary_key=True, autoincrement=False),
-    Column("value_num", Float, nullable=True, comment="numeric values, for windows"),
-    Column("value_json", OptionalJson, nullable=True, comment="other values"),
-    Column("ingest_time", BigInteger, nullable=False),
-    Column("source", String(256), nullable=False),
-    Column("flags", Integer, nullable=False, server_default="0", comment="PointFlag bits"),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("first_time", BigInteger, nullable=False, comment="earliest event time"),
+    Column("last_time", BigInteger, nullable=False, comment="latest event time"),
+    Column("points", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False, comment="history_codec columns"),
+    Index("ix_telemetry_segments_tenant", "tenant", "id"),
+    # Ids are never reused, so a process may cache a decoded segment by id.
+    sqlite_autoincrement=True,
+)
+
+telemetry_blocks = Table(
+    "telemetry_blocks",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("twin_id", String(ID), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("day", Integer, nullable=False, comment="event time // 1 day, UTC"),
+    Column("level", Integer, nullable=False, comment="merges behind this block"),
+    Column("first_time", BigInteger, nullable=False),
+    Column("last_time", BigInteger, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False, comment="history_codec columns"),
+    Index("ix_telemetry_blocks_field", "tenant", "twin_id", "name", "day", "first_time"),
+    Index("ix_telemetry_blocks_day", "tenant", "day", "level"),
 )
 
 # The latest *event* per field: only a newer event time replaces it.
@@ -411,7 +435,8 @@ __all__ = [
     "quarantine",
     "relationships",
     "retention_policies",
-    "telemetry",
+    "telemetry_blocks",
+    "telemetry_segments",
     "tenants",
     "twins",
 ]

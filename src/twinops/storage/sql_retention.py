@@ -16,9 +16,9 @@ from twinops.storage.schema import (
     current_state,
     model_ancestors,
     retention_policies,
-    telemetry,
     twins,
 )
+from twinops.storage.sql_history import HistoryLog
 
 # Fields visited per delete transaction, even when they have nothing to delete: bounds the
 # time one transaction holds the (SQLite) writer on a fleet with many fields.
@@ -31,6 +31,7 @@ class SqlRetentionStore(RetentionStore):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._history = HistoryLog(db)
 
     def policies(self, tenant: str) -> list[RetentionPolicy]:
         stmt = (
@@ -115,14 +116,17 @@ class SqlRetentionStore(RetentionStore):
     ) -> dict[str, int]:
         deleted: dict[str, int] = defaultdict(int)
         pending = deque(cuts)
+        # Trimming works on blocks: first move what the segments hold into them.
+        self._history.compact(tenant)
         while pending:
             with self._db.write() as conn:
+                self._history.lock(conn, tenant)
                 budget = chunk_rows
                 visited = 0
                 while pending and budget > 0 and visited < _FIELDS_PER_TRANSACTION:
                     cut = pending[0]
                     visited += 1
-                    count = _delete_oldest(conn, tenant, cut, budget)
+                    count = _delete_oldest(conn, self._history, tenant, cut, budget)
                     deleted[cut.name] += count
                     if count < budget:
                         pending.popleft()  # nothing older is left; a full chunk may hide more
@@ -134,8 +138,10 @@ class SqlRetentionStore(RetentionStore):
             append_audit(conn, entry)
 
 
-def _delete_oldest(conn: Connection, tenant: str, cut: HistoryCut, limit: int) -> int:
-    """Delete up to ``limit`` of a field's oldest rows before the cut; the count deleted."""
+def _delete_oldest(
+    conn: Connection, history: HistoryLog, tenant: str, cut: HistoryCut, limit: int
+) -> int:
+    """Delete about ``limit`` of a field's oldest points before the cut; the count deleted."""
     current = conn.execute(
         select(current_state.c.event_time).where(
             current_state.c.tenant == tenant,
@@ -145,19 +151,4 @@ def _delete_oldest(conn: Connection, tenant: str, cut: HistoryCut, limit: int) -
     ).scalar()
     # The current value stays in history too, so as-of now agrees with current state.
     before = cut.before if current is None else min(cut.before, int(current))
-    field_rows = and_(
-        telemetry.c.tenant == tenant,
-        telemetry.c.twin_id == cut.twin_id,
-        telemetry.c.name == cut.name,
-    )
-    # DELETE ... LIMIT is not portable: find the limit-th oldest event time and stop there.
-    last = conn.execute(
-        select(telemetry.c.event_time)
-        .where(field_rows, telemetry.c.event_time < before)
-        .order_by(telemetry.c.event_time)
-        .offset(limit - 1)
-        .limit(1)
-    ).scalar()
-    bound = telemetry.c.event_time < before if last is None else telemetry.c.event_time <= last
-    result = conn.execute(delete(telemetry).where(field_rows, bound))
-    return int(result.rowcount)
+    return history.delete_before(conn, tenant, cut.twin_id, cut.name, before, limit)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+import numpy as np
+from sqlalchemy import Connection, insert, select, update
 
 from twinops.obs import tracing
 from twinops.state.entities import (
@@ -22,22 +23,23 @@ from twinops.state.entities import (
     Window,
 )
 from twinops.state.store import StateStore
-from twinops.storage.bulk import insert_new_rows, select_where_in, upsert_newer_rows
+from twinops.storage.bulk import select_where_in, upsert_newer_rows
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
+from twinops.storage.history_codec import joined_number
 from twinops.storage.schema import (
     current_state,
     data_quality,
     message_ids,
     quarantine,
-    telemetry,
 )
+from twinops.storage.sql_history import CompactionPolicy, HistoryLog
 from twinops.storage.upsert import add_counts, insert_ignoring_conflicts
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.store import Page
 
 _CHUNK = 400
-_HISTORY_COLUMNS = (
+_CURRENT_COLUMNS = (
     "tenant",
     "twin_id",
     "name",
@@ -46,10 +48,7 @@ _HISTORY_COLUMNS = (
     "value_json",
     "ingest_time",
     "source",
-    "flags",
 )
-# Current state keeps the same columns, without the flags of stored points.
-_CURRENT_COLUMNS = _HISTORY_COLUMNS[:-1]
 
 
 def _split(value: Any) -> tuple[float | None, Any]:
@@ -88,31 +87,8 @@ def _conflict(point: AcceptedPoint, stored: Any) -> Rejected:
     )
 
 
-def _rows_by_key(
-    conn: Connection, tenant: str, keys: Sequence[tuple[str, str, int]]
-) -> Iterator[Any]:
-    """History rows by (twin, field, event time), one primary-key seek per key."""
-    for chunk in _chunks(keys, 100):
-        # OR of whole keys, tenant inside each term: every term is one primary-key seek
-        # (SQLite does not seek for a row-value IN list).
-        exact = or_(
-            *(
-                and_(
-                    telemetry.c.tenant == tenant,
-                    telemetry.c.twin_id == twin_id,
-                    telemetry.c.name == name,
-                    telemetry.c.event_time == event_time,
-                )
-                for twin_id, name, event_time in chunk
-            )
-        )
-        yield from conn.execute(select(telemetry).where(exact))
-
-
 def _joined(value_num: float | None, value_json: Any) -> Any:
-    if value_num is None:
-        return value_json
-    return int(value_num) if value_num.is_integer() and abs(value_num) < 2**53 else value_num
+    return value_json if value_num is None else joined_number(value_num)
 
 
 T = TypeVar("T")
@@ -126,8 +102,9 @@ def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterable[Sequence[T]]:
 class SqlStateStore(StateStore):
     """History, current state, message ids, quarantine and data quality in their tables."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, compaction: CompactionPolicy | None = None) -> None:
         self._db = db
+        self.history_log = HistoryLog(db, compaction)
 
     def apply(
         self,
@@ -137,12 +114,18 @@ class SqlStateStore(StateStore):
         ingest_time: int,
     ) -> ApplyResult:
         with tracing.span("state.apply", {"twinops.points": len(points)}), self._db.write() as conn:
+            self.history_log.lock(conn, tenant)
             fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
-            new, duplicates, conflicts = self._insert_history(conn, tenant, fresh, ingest_time)
+            shown = self._shown(conn, tenant, fresh)
+            new, duplicates, conflicts = self._new_points(conn, tenant, fresh, shown)
+            self.history_log.append(conn, tenant, new, ingest_time)
             rejected = [*rejected, *conflicts]
-            late = self._apply_current(conn, tenant, new, ingest_time)
+            late = self._apply_current(conn, tenant, new, shown, ingest_time)
             self._quarantine(conn, tenant, rejected, ingest_time)
             self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
+            compact = bool(new) and self.history_log.needs_compaction(conn, tenant)
+        if compact:
+            self.history_log.compact(tenant)
         return ApplyResult(
             accepted=len(new),
             duplicates=len(repeated) + len(duplicates),
@@ -179,71 +162,14 @@ class SqlStateStore(StateStore):
             fresh.append(p)
         return fresh, repeated
 
-    def _insert_history(
-        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
-    ) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[Rejected]]:
-        """Insert new points into history; split the rest into duplicates and conflicts.
-
-        Insert first and read back only what the database refused (``ON CONFLICT DO NOTHING
-        RETURNING``): in the common case nothing is stored yet, and no lookup is needed.
-        """
-        first: dict[tuple[str, str, int], AcceptedPoint] = {}
-        duplicates: list[AcceptedPoint] = []
-        conflicts: list[Rejected] = []
-        for p in points:
-            key = (p.twin_id, p.name, p.event_time)
-            prior = first.get(key)
-            if prior is None:
-                first[key] = p
-            elif _same(prior.value, p.value):
-                duplicates.append(p)
-            else:
-                conflicts.append(_conflict(p, prior.value))
-        rows = [(*_point_row(tenant, p, now), int(p.flags)) for p in first.values()]
-        inserted = set(
-            insert_new_rows(
-                conn,
-                telemetry,
-                _HISTORY_COLUMNS,
-                rows,
-                returning=("twin_id", "name", "event_time"),
-                json_columns=frozenset({"value_json"}),
-            )
-        )
-        refused = [p for k, p in first.items() if k not in inserted]
-        stored = self._stored_values(conn, tenant, refused)
-        new = [p for k, p in first.items() if k in inserted]
-        for p in refused:
-            value = stored.get((p.twin_id, p.name, p.event_time))
-            if _same(value, p.value):
-                duplicates.append(p)
-            else:
-                conflicts.append(_conflict(p, value))
-        return new, duplicates, conflicts
-
-    def _stored_values(
+    def _shown(
         self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint]
-    ) -> dict[tuple[str, str, int], Any]:
-        """The stored values at the (field, event time) of ``points``."""
-        keys = [(p.twin_id, p.name, p.event_time) for p in points]
-        return {
-            (row.twin_id, row.name, row.event_time): _joined(row.value_num, row.value_json)
-            for row in _rows_by_key(conn, tenant, keys)
-        }
-
-    def _apply_current(
-        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
     ) -> dict[tuple[str, str], int]:
-        """Move current state forward to the newest event per field; count the late points."""
-        newest: dict[tuple[str, str], AcceptedPoint] = {}
-        for p in points:
-            known = newest.get((p.twin_id, p.name))
-            if known is None or p.event_time > known.event_time:
-                newest[p.twin_id, p.name] = p
+        """The event time each field of the batch's twins shows now (its current state)."""
         # Every field of the batch's twins: fewer parameters than (twin, field) pairs, and a
         # prefix of the primary key.
-        twins = sorted({twin_id for twin_id, _ in newest})
-        stored = {
+        twins = sorted({p.twin_id for p in points})
+        return {
             (twin_id, name): event_time
             for twin_id, name, event_time in select_where_in(
                 conn,
@@ -254,6 +180,57 @@ class SqlStateStore(StateStore):
                 values=twins,
             )
         }
+
+    def _new_points(
+        self,
+        conn: Connection,
+        tenant: str,
+        points: Sequence[AcceptedPoint],
+        shown: dict[tuple[str, str], int],
+    ) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[Rejected]]:
+        """Split points into new ones, duplicates and conflicts (another value, same key).
+
+        History never holds a point newer than what its field shows, so only points at or
+        before that time are looked up: in live telemetry, none.
+        """
+        first: dict[tuple[str, str, int], AcceptedPoint] = {}
+        repeats: list[AcceptedPoint] = []
+        for p in points:
+            key = (p.twin_id, p.name, p.event_time)
+            if key in first:
+                repeats.append(p)
+            else:
+                first[key] = p
+        older = [
+            key for key, p in first.items() if p.event_time <= shown.get((p.twin_id, p.name), -1)
+        ]
+        stored = self.history_log.lookup(conn, tenant, older) if older else {}
+        duplicates: list[AcceptedPoint] = []
+        conflicts: list[Rejected] = []
+        # A key's value is the stored one, else the batch's first: repeats are judged by it.
+        for p in [first.pop(key) for key in stored] + repeats:
+            key = (p.twin_id, p.name, p.event_time)
+            value = stored[key] if key in stored else first[key].value
+            if _same(value, p.value):
+                duplicates.append(p)
+            else:
+                conflicts.append(_conflict(p, value))
+        return list(first.values()), duplicates, conflicts
+
+    def _apply_current(
+        self,
+        conn: Connection,
+        tenant: str,
+        points: Sequence[AcceptedPoint],
+        stored: dict[tuple[str, str], int],
+        now: int,
+    ) -> dict[tuple[str, str], int]:
+        """Move current state forward to the newest event per field; count the late points."""
+        newest: dict[tuple[str, str], AcceptedPoint] = {}
+        for p in points:
+            known = newest.get((p.twin_id, p.name))
+            if known is None or p.event_time > known.event_time:
+                newest[p.twin_id, p.name] = p
         late: dict[tuple[str, str], int] = defaultdict(int)
         for p in points:
             # Late: an event older than what the field already shows (stored or in this batch).
@@ -359,28 +336,30 @@ class SqlStateStore(StateStore):
         self, tenant: str, twin_ids: Sequence[str], at: int
     ) -> dict[str, dict[str, FieldValue]]:
         result: dict[str, dict[str, FieldValue]] = {t: {} for t in twin_ids}
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             for chunk in _chunks(list(twin_ids)):
-                # One index seek per field for the newest event at or before ``at`` (fields are
-                # known from current state), then the rows by key: two index-driven reads,
-                # instead of grouping a twin's whole history.
-                before = telemetry.alias("before")
-                newest = (
-                    select(func.max(before.c.event_time))
-                    .where(
-                        before.c.tenant == current_state.c.tenant,
-                        before.c.twin_id == current_state.c.twin_id,
-                        before.c.name == current_state.c.name,
-                        before.c.event_time <= at,
+                rows = conn.execute(
+                    select(current_state).where(
+                        current_state.c.tenant == tenant, current_state.c.twin_id.in_(chunk)
                     )
-                    .scalar_subquery()
-                )
-                seek = select(current_state.c.twin_id, current_state.c.name, newest).where(
-                    current_state.c.tenant == tenant, current_state.c.twin_id.in_(chunk)
-                )
-                keys = [tuple(row) for row in conn.execute(seek) if row[2] is not None]
-                for row in _rows_by_key(conn, tenant, keys):
-                    result[row.twin_id][row.name] = _field(row)
+                ).all()
+                for row in rows:
+                    # A field whose newest event is not after T shows its current value then.
+                    if row.event_time <= at:
+                        result[row.twin_id][row.name] = _field(row)
+                        continue
+                    found = self.history_log.newest_at_or_before(
+                        conn, tenant, row.twin_id, row.name, at
+                    )
+                    if found is not None:
+                        columns, i = found
+                        result[row.twin_id][row.name] = FieldValue(
+                            name=row.name,
+                            value=columns.value(i),
+                            event_time=int(columns.times[i]),
+                            ingest_time=int(columns.ingest[i]),
+                            source=columns.source(i),
+                        )
         return result
 
     def history(
@@ -394,81 +373,54 @@ class SqlStateStore(StateStore):
         limit: int,
         after: int | None = None,
     ) -> Page[Sample]:
-        stmt = select(
-            telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json, telemetry.c.flags
-        ).where(
-            telemetry.c.tenant == tenant, telemetry.c.twin_id == twin_id, telemetry.c.name == name
-        )
-        if start is not None:
-            stmt = stmt.where(telemetry.c.event_time >= start)
-        if end is not None:
-            stmt = stmt.where(telemetry.c.event_time < end)
         if after is not None:
-            stmt = stmt.where(telemetry.c.event_time > after)
-        stmt = stmt.order_by(telemetry.c.event_time).limit(limit + 1)
-        with self._db.read() as conn:
-            rows = list(conn.execute(stmt))
+            start = after + 1 if start is None else max(start, after + 1)
+        with self._db.snapshot() as conn:
+            columns = self.history_log.read(conn, tenant, twin_id, name, start, end, limit)
+        shown = min(len(columns), limit)
         items = [
-            Sample(r.event_time, _joined(r.value_num, r.value_json), PointFlag(r.flags))
-            for r in rows[:limit]
+            Sample(time, value, PointFlag(flags))
+            for time, value, flags in zip(
+                columns.times[:shown].tolist(),
+                columns.values(shown),
+                columns.flags[:shown].tolist(),
+                strict=True,
+            )
         ]
-        return Page(items, str(items[-1].time) if len(rows) > limit else None)
+        return Page(items, str(items[-1].time) if len(columns) > limit else None)
 
     def windows(
         self, tenant: str, twin_id: str, name: str, *, start: int, end: int, interval: int
     ) -> list[Window]:
-        bucket = (telemetry.c.event_time - start) // interval
-        stmt = (
-            select(
-                bucket.label("bucket"),
-                func.count().label("n"),
-                func.avg(telemetry.c.value_num).label("mean"),
-                func.min(telemetry.c.value_num).label("lo"),
-                func.max(telemetry.c.value_num).label("hi"),
-                func.max(telemetry.c.event_time).label("last_time"),
-            )
-            .where(
-                telemetry.c.tenant == tenant,
-                telemetry.c.twin_id == twin_id,
-                telemetry.c.name == name,
-                telemetry.c.event_time >= start,
-                telemetry.c.event_time < end,
-            )
-            .group_by("bucket")
-            .order_by("bucket")
+        with self._db.snapshot() as conn:
+            columns = self.history_log.read(conn, tenant, twin_id, name, start, end)
+        if not len(columns):
+            return []
+        buckets, firsts, counts = np.unique(
+            (columns.times - start) // interval, return_index=True, return_counts=True
         )
-        with self._db.read() as conn:
-            rows = list(conn.execute(stmt))
-            lasts = self._values_at(conn, tenant, twin_id, name, [r.last_time for r in rows])
-        return [
-            Window(
-                start=start + int(r.bucket) * interval,
-                count=int(r.n),
-                mean=float(r.mean) if r.mean is not None else None,
-                min=float(r.lo) if r.lo is not None else None,
-                max=float(r.hi) if r.hi is not None else None,
-                last=lasts.get(r.last_time),
+        nums = columns.nums  # NaN where a value is not a number: left out of mean, min, max
+        numeric = ~np.isnan(nums)
+        sums = np.add.reduceat(np.where(numeric, nums, 0.0), firsts)
+        numbers = np.add.reduceat(numeric.astype(np.int64), firsts)
+        with np.errstate(invalid="ignore"):
+            lows = np.fmin.reduceat(nums, firsts)
+            highs = np.fmax.reduceat(nums, firsts)
+        windows = []
+        for k, bucket in enumerate(buckets.tolist()):
+            has_numbers = bool(numbers[k])
+            windows.append(
+                Window(
+                    start=start + int(bucket) * interval,
+                    count=int(counts[k]),
+                    mean=float(sums[k] / numbers[k]) if has_numbers else None,
+                    min=float(lows[k]) if has_numbers else None,
+                    max=float(highs[k]) if has_numbers else None,
+                    # Time order is stable: the bucket's last point is its newest event.
+                    last=columns.value(int(firsts[k] + counts[k] - 1)),
+                )
             )
-            for r in rows
-        ]
-
-    def _values_at(
-        self, conn: Connection, tenant: str, twin_id: str, name: str, times: Sequence[int]
-    ) -> dict[int, Any]:
-        found: dict[int, Any] = {}
-        for chunk in _chunks(list(times)):
-            stmt = select(
-                telemetry.c.event_time, telemetry.c.value_num, telemetry.c.value_json
-            ).where(
-                telemetry.c.tenant == tenant,
-                telemetry.c.twin_id == twin_id,
-                telemetry.c.name == name,
-                telemetry.c.event_time.in_(chunk),
-            )
-            found.update(
-                {r.event_time: _joined(r.value_num, r.value_json) for r in conn.execute(stmt)}
-            )
-        return found
+        return windows
 
     def quarantined(
         self,

@@ -1,0 +1,456 @@
+"""Log-structured history on SQL: one segment row per applied batch, compacted into blocks.
+
+A row per point made history the most expensive write of ingest (a table row and a
+primary-key entry each). Here an applied batch writes one ``telemetry_segments`` row holding
+all its points (``history_codec``). Once the segments of a tenant hold enough points,
+compaction rewrites them into ``telemetry_blocks``: one block per field and UTC day, sorted by
+event time. Blocks of one field and day are merged ``FANIN`` at a time into a block of the
+next level, so a field's day ends up in a few large blocks (write amplification about the
+number of levels).
+
+Reads of one field merge its blocks in the range with the field's points in the segments.
+Segments are immutable, so a process keeps decoded ones in a small cache; a read runs in
+one snapshot (``Database.snapshot``) so a concurrent compaction is seen entirely or not at
+all. Writers of a tenant's history are serialised (SQLite's single writer; an advisory lock
+on PostgreSQL), which keeps the uniqueness of (twin, field, event time) that apply checks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, delete, func, insert, select, text, update
+
+from twinops.state.entities import AcceptedPoint
+from twinops.storage import history_codec as codec
+from twinops.storage.database import Database
+from twinops.storage.schema import telemetry_blocks, telemetry_segments
+
+DAY_US = 86_400_000_000
+FANIN = 16  # blocks of one level merged into one block of the next
+MAX_LEVEL = 3  # blocks of this level are never merged again (a day is one to a few blocks)
+_CACHE_SEGMENTS = 512
+_IN_CHUNK = 400
+StreamKey = tuple[str, str]
+PointKey = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """When a tenant's segments are compacted into blocks."""
+
+    points: int = 100_000  # once the segments hold this many points
+    segments: int = 64  # or this many segments (a trickle of small batches)
+
+
+class _Segment:
+    """A decoded segment and, built on first use, the positions of each stream in it."""
+
+    __slots__ = ("_positions", "columns")
+
+    def __init__(self, columns: codec.Columns) -> None:
+        self.columns = columns
+        self._positions: dict[StreamKey, np.ndarray] | None = None
+
+    def positions(self, key: StreamKey) -> np.ndarray | None:
+        """Where the points of ``key`` are (in time order within the segment), or None."""
+        if self._positions is None:
+            self._positions = _group_positions(self.columns)
+        return self._positions.get(key)
+
+
+def _group_positions(columns: codec.Columns) -> dict[StreamKey, np.ndarray]:
+    assert columns.stream_idx is not None
+    order = np.lexsort((columns.times, columns.stream_idx))
+    codes = columns.stream_idx[order]
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    firsts = np.concatenate(([0], starts)).tolist()
+    return {
+        columns.streams[int(codes[first])]: group
+        for first, group in zip(firsts, np.split(order, starts), strict=True)
+    }
+
+
+class HistoryLog:
+    """Appends, reads, compacts and trims the history of telemetry fields."""
+
+    def __init__(self, db: Database, policy: CompactionPolicy | None = None) -> None:
+        self._db = db
+        self.policy = policy or CompactionPolicy()
+        self._cache: OrderedDict[tuple[int, int, int], _Segment] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- writes, in the caller's write transaction ------------------------------------------
+
+    def lock(self, conn: Connection, tenant: str) -> None:
+        """Serialise the tenant's history writers (SQLite's write lock already does)."""
+        if not self._db.is_sqlite:
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"twinops.history:{tenant}"},
+            )
+
+    def append(
+        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], ingest_time: int
+    ) -> None:
+        """Store ``points`` (new keys only: apply has checked) as one segment."""
+        if not points:
+            return
+        times = [p.event_time for p in points]
+        columns = codec.build(
+            times,
+            [p.value for p in points],
+            ingest_time,
+            [int(p.flags) for p in points],
+            [p.source for p in points],
+            [(p.twin_id, p.name) for p in points],
+        )
+        conn.execute(
+            insert(telemetry_segments).values(
+                tenant=tenant,
+                first_time=min(times),
+                last_time=max(times),
+                points=len(points),
+                payload=codec.encode(columns),
+            )
+        )
+
+    def lookup(
+        self, conn: Connection, tenant: str, keys: Iterable[PointKey]
+    ) -> dict[PointKey, Any]:
+        """The stored values at ``keys`` (twin, field, event time); absent keys are left out."""
+        by_stream: dict[StreamKey, list[int]] = defaultdict(list)
+        for twin_id, name, event_time in keys:
+            by_stream[twin_id, name].append(event_time)
+        found: dict[PointKey, Any] = {}
+        for (twin_id, name), wanted in by_stream.items():
+            columns = self.read(conn, tenant, twin_id, name, min(wanted), max(wanted) + 1)
+            for event_time in wanted:
+                i = int(np.searchsorted(columns.times, event_time))
+                if i < len(columns) and int(columns.times[i]) == event_time:
+                    found[twin_id, name, event_time] = columns.value(i)
+        return found
+
+    def needs_compaction(self, conn: Connection, tenant: str) -> bool:
+        """True once the tenant's segments hold enough points or are numerous enough."""
+        count, points = conn.execute(
+            select(func.count(), func.coalesce(func.sum(telemetry_segments.c.points), 0)).where(
+                telemetry_segments.c.tenant == tenant
+            )
+        ).one()
+        return bool(count >= self.policy.segments or points >= self.policy.points)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def read(
+        self,
+        conn: Connection,
+        tenant: str,
+        twin_id: str,
+        name: str,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int | None = None,
+    ) -> codec.Columns:
+        """A field's points with ``start <= time < end``, in time order.
+
+        With ``limit``, at least the first ``limit + 1`` points of the range (when there
+        are that many): enough to page, without decoding every block of a long range.
+        """
+        key = (twin_id, name)
+        parts = [
+            _in_range(segment.columns.take(positions), start, end)
+            for segment in self._segments(conn, tenant, start, end)
+            if (positions := segment.positions(key)) is not None
+        ]
+        stmt = select(telemetry_blocks.c.first_time, telemetry_blocks.c.payload).where(
+            *_field_blocks(tenant, twin_id, name)
+        )
+        if start is not None:
+            stmt = stmt.where(
+                telemetry_blocks.c.day >= start // DAY_US, telemetry_blocks.c.last_time >= start
+            )
+        if end is not None:
+            stmt = stmt.where(
+                telemetry_blocks.c.day <= (end - 1) // DAY_US, telemetry_blocks.c.first_time < end
+            )
+        stmt = stmt.order_by(telemetry_blocks.c.day, telemetry_blocks.c.first_time)
+        held = sum(len(p) for p in parts)
+        result = conn.execute(stmt.execution_options(yield_per=16))
+        try:
+            for first_time, payload in result:
+                # Blocks come in order of their first time: once limit + 1 points precede the
+                # next block, it cannot change the first limit + 1.
+                if limit is not None and held > limit and _kth_time(parts, limit) < first_time:
+                    break
+                part = _in_range(codec.decode(payload), start, end)
+                parts.append(part)
+                held += len(part)
+        finally:
+            result.close()
+        return _sorted(parts)
+
+    def newest_at_or_before(
+        self, conn: Connection, tenant: str, twin_id: str, name: str, at: int
+    ) -> tuple[codec.Columns, int] | None:
+        """The field's newest point at or before ``at``, as (columns, position)."""
+        best: tuple[codec.Columns, int] | None = None
+        for segment in self._segments(conn, tenant, None, at + 1):
+            positions = segment.positions((twin_id, name))
+            if positions is not None:
+                best = _newer(best, segment.columns.take(positions), at)
+        # Every block lies within one day: the newest point at or before ``at`` is in the
+        # latest day that has a block starting at or before ``at``.
+        field = _field_blocks(tenant, twin_id, name)
+        day = conn.execute(
+            select(telemetry_blocks.c.day)
+            .where(*field, telemetry_blocks.c.day <= at // DAY_US)
+            .where(telemetry_blocks.c.first_time <= at)
+            .order_by(telemetry_blocks.c.day.desc())
+            .limit(1)
+        ).scalar()
+        if day is not None:
+            payloads = conn.execute(
+                select(telemetry_blocks.c.payload).where(
+                    *field, telemetry_blocks.c.day == day, telemetry_blocks.c.first_time <= at
+                )
+            ).scalars()
+            for payload in payloads:
+                best = _newer(best, codec.decode(payload), at)
+        return best
+
+    def _segments(
+        self, conn: Connection, tenant: str, start: int | None, end: int | None
+    ) -> list[_Segment]:
+        """The tenant's segments with points in the range, decoded (cached per process)."""
+        stmt = select(
+            telemetry_segments.c.id,
+            telemetry_segments.c.first_time,
+            telemetry_segments.c.points,
+        ).where(telemetry_segments.c.tenant == tenant)
+        if start is not None:
+            stmt = stmt.where(telemetry_segments.c.last_time >= start)
+        if end is not None:
+            stmt = stmt.where(telemetry_segments.c.first_time < end)
+        keys = [tuple(row) for row in conn.execute(stmt.order_by(telemetry_segments.c.id))]
+        found: dict[tuple[int, int, int], _Segment] = {}
+        with self._cache_lock:
+            for key in keys:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    found[key] = self._cache[key]
+        missing = {key[0]: key for key in keys if key not in found}
+        for chunk in _chunks(sorted(missing)):
+            rows = conn.execute(
+                select(telemetry_segments.c.id, telemetry_segments.c.payload).where(
+                    telemetry_segments.c.id.in_(chunk)
+                )
+            )
+            for segment_id, payload in rows:
+                found[missing[segment_id]] = _Segment(codec.decode(payload))
+        with self._cache_lock:
+            for key in missing.values():
+                self._cache[key] = found[key]
+            while len(self._cache) > _CACHE_SEGMENTS:
+                self._cache.popitem(last=False)
+        return [found[key] for key in keys]
+
+    # -- compaction and trimming --------------------------------------------------------------
+
+    def compact(self, tenant: str) -> int:
+        """Rewrite the tenant's segments into blocks; the number of points moved.
+
+        The blocks are built outside the write lock from a snapshot; the write transaction
+        only checks that no other writer compacted the same segments first, then swaps.
+        """
+        with self._db.snapshot() as conn:
+            ids = list(
+                conn.execute(
+                    select(telemetry_segments.c.id)
+                    .where(telemetry_segments.c.tenant == tenant)
+                    .order_by(telemetry_segments.c.id)
+                ).scalars()
+            )
+            if not ids:
+                return 0
+            segments = self._segments(conn, tenant, None, None)
+        columns = codec.concat([s.columns for s in segments])
+        rows = _block_rows(tenant, columns, level=0)
+        with self._db.write() as conn:
+            self.lock(conn, tenant)
+            still = sum(
+                conn.execute(
+                    select(func.count()).where(telemetry_segments.c.id.in_(chunk))
+                ).scalar_one()
+                for chunk in _chunks(ids)
+            )
+            if still != len(ids):
+                return 0  # another writer compacted them meanwhile
+            for chunk in _chunks(rows, 200):
+                conn.execute(insert(telemetry_blocks), list(chunk))
+            for chunk in _chunks(ids):
+                conn.execute(delete(telemetry_segments).where(telemetry_segments.c.id.in_(chunk)))
+            self._merge(conn, tenant, sorted({row["day"] for row in rows}))
+        return len(columns)
+
+    def _merge(self, conn: Connection, tenant: str, days: Sequence[int]) -> None:
+        """Merge each field-day's blocks of one level, FANIN or more, into the next level."""
+        b = telemetry_blocks.c
+        for level in range(MAX_LEVEL):
+            for chunk in _chunks(list(days)):
+                groups = conn.execute(
+                    select(b.twin_id, b.name, b.day)
+                    .where(b.tenant == tenant, b.day.in_(chunk), b.level == level)
+                    .group_by(b.twin_id, b.name, b.day)
+                    .having(func.count() >= FANIN)
+                ).all()
+                for twin_id, name, day in groups:
+                    where = (*_field_blocks(tenant, twin_id, name), b.day == day, b.level == level)
+                    blocks = conn.execute(select(b.id, b.payload).where(*where)).all()
+                    merged = _sorted([codec.decode(payload) for _id, payload in blocks])
+                    row = _block_row(tenant, twin_id, name, day, level + 1, merged)
+                    conn.execute(insert(telemetry_blocks), [row])
+                    conn.execute(delete(telemetry_blocks).where(b.id.in_([i for i, _ in blocks])))
+
+    def delete_before(
+        self, conn: Connection, tenant: str, twin_id: str, name: str, before: int, budget: int
+    ) -> int:
+        """Delete the field's oldest points before ``before`` (whole blocks while the budget
+        lasts, so a call may delete a block more); the number deleted.
+
+        Only blocks are trimmed: callers compact first (``compact``), so the segments hold
+        nothing older than the moment retention started.
+        """
+        b = telemetry_blocks.c
+        rows = conn.execute(
+            select(b.id, b.last_time, b.points, b.payload)
+            .where(*_field_blocks(tenant, twin_id, name))
+            .where(b.day <= (before - 1) // DAY_US, b.first_time < before)
+            .order_by(b.day, b.first_time)
+        ).all()
+        deleted = 0
+        for block_id, last_time, points, payload in rows:
+            if deleted >= budget:
+                break
+            if last_time < before:
+                conn.execute(delete(telemetry_blocks).where(b.id == block_id))
+                deleted += points
+                continue
+            columns = codec.decode(payload)
+            keep = np.flatnonzero(columns.times >= before)
+            kept = columns.take(keep)
+            conn.execute(
+                update(telemetry_blocks)
+                .where(b.id == block_id)
+                .values(
+                    first_time=int(kept.times[0]),
+                    points=len(kept),
+                    payload=codec.encode(kept),
+                )
+            )
+            deleted += len(columns) - len(kept)
+        return deleted
+
+    def forget_cache(self) -> None:
+        """Drop the decoded segments this process holds (tests; memory pressure)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+
+def _field_blocks(tenant: str, twin_id: str, name: str) -> tuple[Any, ...]:
+    b = telemetry_blocks.c
+    return (b.tenant == tenant, b.twin_id == twin_id, b.name == name)
+
+
+def _block_rows(tenant: str, columns: codec.Columns, *, level: int) -> list[dict[str, Any]]:
+    """One block row per (stream, day) of segment columns."""
+    assert columns.stream_idx is not None
+    days = columns.times // DAY_US
+    order = np.lexsort((columns.times, days, columns.stream_idx))
+    streams = columns.stream_idx[order]
+    ordered_days = days[order]
+    change = np.flatnonzero((np.diff(streams) != 0) | (np.diff(ordered_days) != 0)) + 1
+    rows = []
+    for group in np.split(order, change):
+        twin_id, name = columns.streams[int(columns.stream_idx[group[0]])]
+        day = int(days[group[0]])
+        rows.append(_block_row(tenant, twin_id, name, day, level, columns.take(group)))
+    return rows
+
+
+def _block_row(
+    tenant: str, twin_id: str, name: str, day: int, level: int, columns: codec.Columns
+) -> dict[str, Any]:
+    return dict(
+        tenant=tenant,
+        twin_id=twin_id,
+        name=name,
+        day=day,
+        level=level,
+        first_time=int(columns.times[0]),
+        last_time=int(columns.times[-1]),
+        points=len(columns),
+        payload=codec.encode(columns),
+    )
+
+
+def _in_range(columns: codec.Columns, start: int | None, end: int | None) -> codec.Columns:
+    if start is None and end is None:
+        return columns
+    times = columns.times
+    mask = np.ones(len(times), dtype=bool)
+    if start is not None:
+        mask &= times >= start
+    if end is not None:
+        mask &= times < end
+    if mask.all():
+        return columns
+    return columns.take(np.flatnonzero(mask))
+
+
+def _sorted(parts: Sequence[codec.Columns]) -> codec.Columns:
+    """The points of ``parts`` in time order (one Columns, no stream columns)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _EMPTY
+    merged = parts[0] if len(parts) == 1 else codec.concat([_without_streams(p) for p in parts])
+    order = np.argsort(merged.times, kind="stable")
+    if np.all(order[:-1] < order[1:]):
+        return merged
+    return merged.take(order)
+
+
+def _without_streams(columns: codec.Columns) -> codec.Columns:
+    if columns.stream_idx is None:
+        return columns
+    return columns.take(np.arange(len(columns)))
+
+
+def _kth_time(parts: Sequence[codec.Columns], k: int) -> int:
+    times = np.concatenate([p.times for p in parts])
+    return int(np.partition(times, k)[k])
+
+
+def _newer(
+    best: tuple[codec.Columns, int] | None, columns: codec.Columns, at: int
+) -> tuple[codec.Columns, int] | None:
+    candidates = np.flatnonzero(columns.times <= at)
+    if candidates.size == 0:
+        return best
+    i = int(candidates[np.argmax(columns.times[candidates])])
+    if best is None or int(columns.times[i]) > int(best[0].times[best[1]]):
+        return columns, i
+    return best
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_EMPTY = codec.build([], [], 0, [], [])

@@ -1,0 +1,284 @@
+"""Log-structured history (segments compacted into blocks) on both backends.
+
+The store is checked against a plain in-memory model of history under every compaction
+policy, from "compact after each batch" (blocks and merges everywhere) to the default (almost
+everything still in segments).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, insert, select, text
+
+from twinops.state.entities import AcceptedPoint
+from twinops.storage import Database, open_database
+from twinops.storage.history_codec import build, decode, encode
+from twinops.storage.migrations import alembic_config
+from twinops.storage.schema import telemetry_blocks, telemetry_segments
+from twinops.storage.sql_history import DAY_US, FANIN, CompactionPolicy
+from twinops.storage.sql_state import SqlStateStore
+
+T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+HOUR = 3_600_000_000
+EAGER = CompactionPolicy(points=1, segments=1)
+POLICIES = {"eager": EAGER, "small": CompactionPolicy(points=7, segments=3), "default": None}
+NUMBERS = st.one_of(st.sampled_from([0.5, 1.0, -2.25, 3.0, 1e300]), st.integers(-5, 5))
+OTHERS = st.sampled_from(["on", "off", True, False, {"k": [1, 2]}])
+# A field holds one kind of value (its schema sees to that): two numeric, one not.
+STREAMS = {("a", "x"): NUMBERS, ("a", "y"): OTHERS, ("b", "x"): NUMBERS}
+# Times across three UTC days, with collisions likely (duplicates, conflicts, late points).
+TIMES = st.integers(0, 60).map(lambda k: T0 + k * 71 * 60_000_000)
+POINTS = st.lists(
+    st.sampled_from(list(STREAMS)).flatmap(lambda s: st.tuples(st.just(s), TIMES, STREAMS[s])),
+    max_size=12,
+)
+Model = dict[tuple[str, str], dict[int, Any]]
+
+
+def same(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    if type(a) is not bool and type(b) is not bool and isinstance(a, numbers):
+        return isinstance(b, numbers) and math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    return type(a) is type(b) and a == b
+
+
+def shown(value: Any) -> Any:
+    """A value as the store answers it: numbers are floats, whole ones come back as ints."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    return value
+
+
+def apply_to_model(model: Model, batch: list[tuple[tuple[str, str], int, Any]]) -> tuple[int, ...]:
+    accepted = duplicates = conflicts = 0
+    for stream, time, value in batch:
+        stored = model[stream]
+        if time not in stored:
+            stored[time] = shown(value)
+            accepted += 1
+        elif same(stored[time], shown(value)):
+            duplicates += 1
+        else:
+            conflicts += 1
+    return accepted, duplicates, conflicts
+
+
+def as_points(batch: list[tuple[tuple[str, str], int, Any]]) -> list[AcceptedPoint]:
+    return [
+        AcceptedPoint(s[0], s[1], t, v, "prop") for s, t, v in sorted(batch, key=lambda p: p[1])
+    ]
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batches=st.lists(POINTS, min_size=1, max_size=6))
+def test_history_matches_a_plain_model_under_every_compaction_policy(
+    database: Database, policy: str, batches: list[list[tuple[tuple[str, str], int, Any]]]
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    store = SqlStateStore(database, POLICIES[policy])
+    model: Model = defaultdict(dict)
+    for batch in batches:
+        result = store.apply(tenant, as_points(batch), [], T0)
+        # Sorted by time like the pipeline; a repeat inside the batch follows the model.
+        expected = apply_to_model(model, sorted(batch, key=lambda p: p[1]))
+        assert (result.accepted, result.duplicates, len(result.conflicts)) == expected
+    for stream in STREAMS:
+        stored = sorted(model[stream].items())
+        page = store.history(tenant, *stream, start=None, end=None, limit=1000)
+        assert [(s.time, s.value) for s in page.items] == stored
+        assert page.next is None
+        # Paging by three, from a cursor, gives every point once.
+        seen, after = [], None
+        while True:
+            part = store.history(tenant, *stream, start=None, end=None, limit=3, after=after)
+            seen += [(s.time, s.value) for s in part.items]
+            if part.next is None:
+                break
+            after = int(part.next)
+        assert seen == stored
+        for at in (T0 - 1, T0 + 20 * HOUR, T0 + 40 * HOUR, T0 + 80 * HOUR):
+            before = [(t, v) for t, v in stored if t <= at]
+            state = store.as_of(tenant, [stream[0]], at)[stream[0]].get(stream[1])
+            if before:
+                assert state is not None and (state.event_time, state.value) == before[-1]
+            else:
+                assert state is None
+        windows = store.windows(tenant, *stream, start=T0, end=T0 + 72 * HOUR, interval=HOUR * 5)
+        expected_windows = defaultdict(list)
+        for t, v in stored:
+            expected_windows[(t - T0) // (HOUR * 5)].append(v)
+        assert [w.count for w in windows] == [len(v) for _, v in sorted(expected_windows.items())]
+        for w, (_, values) in zip(windows, sorted(expected_windows.items()), strict=True):
+            assert w.last == values[-1]
+            numbers = [float(v) for v in values if not isinstance(v, bool | str | dict)]
+            if numbers:
+                assert w.min == min(numbers) and w.max == max(numbers)
+                assert w.mean == pytest.approx(sum(numbers) / len(numbers))
+            else:
+                assert w.mean is None and w.min is None
+
+
+def blocks_of(database: Database, tenant: str) -> list[tuple[int, int, int]]:
+    with database.read() as conn:
+        rows = conn.execute(
+            select(telemetry_blocks.c.day, telemetry_blocks.c.level, telemetry_blocks.c.points)
+            .where(telemetry_blocks.c.tenant == tenant)
+            .order_by(telemetry_blocks.c.first_time)
+        )
+        return [tuple(r) for r in rows]
+
+
+def segment_count(database: Database, tenant: str) -> int:
+    with database.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(telemetry_segments.c.tenant == tenant)
+            ).scalar_one()
+        )
+
+
+def test_compaction_merges_a_fields_small_blocks_into_the_next_level(
+    database: Database, tenant: str
+) -> None:
+    store = SqlStateStore(database, EAGER)
+    for i in range(FANIN * 2 + 3):
+        store.apply(tenant, [AcceptedPoint("a", "x", T0 + i, float(i), "s")], [], T0)
+    assert segment_count(database, tenant) == 0
+    blocks = blocks_of(database, tenant)
+    # Two merges of FANIN level-0 blocks, three level-0 blocks since.
+    assert sorted((level, points) for _, level, points in blocks) == [
+        (0, 1),
+        (0, 1),
+        (0, 1),
+        (1, FANIN),
+        (1, FANIN),
+    ]
+    page = store.history(tenant, "a", "x", start=None, end=None, limit=100)
+    assert [s.value for s in page.items] == list(range(FANIN * 2 + 3))
+
+
+def test_blocks_never_span_two_utc_days(database: Database, tenant: str) -> None:
+    store = SqlStateStore(database, EAGER)
+    times = [T0 + DAY_US - 2, T0 + DAY_US - 1, T0 + DAY_US, T0 + 2 * DAY_US + 5]
+    store.apply(tenant, [AcceptedPoint("a", "x", t, 1.0, "s") for t in times], [], T0)
+    assert [(day, points) for day, _, points in blocks_of(database, tenant)] == [
+        (T0 // DAY_US, 2),
+        (T0 // DAY_US + 1, 1),
+        (T0 // DAY_US + 2, 1),
+    ]
+    middle = store.history(tenant, "a", "x", start=T0 + DAY_US - 1, end=T0 + DAY_US + 1, limit=9)
+    assert [s.time for s in middle.items] == [T0 + DAY_US - 1, T0 + DAY_US]
+
+
+def test_a_compaction_by_another_process_is_seen_by_a_reader_with_a_warm_cache(
+    database: Database, tenant: str
+) -> None:
+    reader = SqlStateStore(database)  # default policy: never compacts these few points
+    writer = SqlStateStore(database, EAGER)
+    reader.apply(tenant, [AcceptedPoint("a", "x", T0, 1.0, "s")], [], T0)
+    assert len(reader.history(tenant, "a", "x", start=None, end=None, limit=9).items) == 1
+    writer.apply(tenant, [AcceptedPoint("a", "x", T0 + 1, 2.0, "s")], [], T0)
+    assert segment_count(database, tenant) == 0  # both points now live in blocks
+    reader.apply(tenant, [AcceptedPoint("a", "x", T0 + 2, 3.0, "s")], [], T0)
+    page = reader.history(tenant, "a", "x", start=None, end=None, limit=9)
+    assert [s.value for s in page.items] == [1, 2, 3]  # each once: no stale cached segment
+    late = reader.apply(tenant, [AcceptedPoint("a", "x", T0 + 1, 2.0, "s")], [], T0)
+    assert (late.accepted, late.duplicates) == (0, 1)
+
+
+def test_history_reads_stop_decoding_blocks_once_a_page_is_full(
+    database: Database, tenant: str
+) -> None:
+    store = SqlStateStore(database, EAGER)
+    for day in range(5):
+        batch = [AcceptedPoint("a", "x", T0 + day * DAY_US + i, float(i), "s") for i in range(4)]
+        store.apply(tenant, batch, [], T0)
+    log = store.history_log
+    with database.snapshot() as conn:
+        first = log.read(conn, tenant, "a", "x", None, None, limit=3)
+        everything = log.read(conn, tenant, "a", "x")
+    assert len(first) == 4  # one day's block: enough for a page of three and its cursor
+    assert len(everything) == 20
+
+
+def test_payloads_round_trip_every_kind_of_value() -> None:
+    values = [1.5, 7, True, "text", {"a": [1, None]}, None, 2**70, -0.0]
+    columns = build(list(range(8)), values, 5, [0, 1] * 4, ["s", "t"] * 4, [("a", "x")] * 8)
+    decoded = decode(encode(columns))
+    assert decoded.values() == [1.5, 7, True, "text", {"a": [1, None]}, None, 2**70, 0]
+    assert decoded.streams == (("a", "x"),) and decoded.source(1) == "t"
+    assert decoded.flags.tolist() == [0, 1] * 4 and decoded.ingest.tolist() == [5] * 8
+
+
+def test_migration_moves_row_history_into_blocks(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db = open_database(url)
+    config = alembic_config(db)
+    command.downgrade(config, "0008")
+    rows = [
+        ("t", "a", "x", T0 + i * HOUR * 7, float(i), None, T0, "old", i % 2) for i in range(10)
+    ] + [("t", "a", "s", T0, None, '"text"', T0, "old", 0)]
+    with db.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO telemetry (tenant, twin_id, name, event_time, value_num, value_json,"
+                " ingest_time, source, flags) VALUES (:a, :b, :c, :d, :e, :f, :g, :h, :i)"
+            ),
+            [dict(zip("abcdefghi", row, strict=True)) for row in rows],
+        )
+    command.upgrade(config, "head")
+    store = SqlStateStore(db)
+    page = store.history("t", "a", "x", start=None, end=None, limit=100)
+    assert [(s.time, s.value, int(s.flags)) for s in page.items] == [
+        (r[3], int(r[4]), r[8]) for r in rows[:10]
+    ]
+    assert [s.value for s in store.history("t", "a", "s", start=None, end=None, limit=9).items] == [
+        "text"
+    ]
+    command.downgrade(config, "0008")
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM telemetry")).scalar_one() == 11
+    db.dispose()
+
+
+def test_segment_ids_are_never_reused_after_compaction(database: Database, tenant: str) -> None:
+    store = SqlStateStore(database, EAGER)
+    store.apply(tenant, [AcceptedPoint("a", "x", T0, 1.0, "s")], [], T0)
+    with database.write() as conn:
+        first = conn.execute(
+            insert(telemetry_segments).values(
+                tenant=tenant,
+                first_time=0,
+                last_time=0,
+                points=0,
+                payload=encode(build([], [], 0, [], [], [])),
+            )
+        ).inserted_primary_key[0]
+        conn.execute(telemetry_segments.delete().where(telemetry_segments.c.id == first))
+    with database.write() as conn:
+        second = conn.execute(
+            insert(telemetry_segments).values(
+                tenant=tenant,
+                first_time=0,
+                last_time=0,
+                points=0,
+                payload=encode(build([], [], 0, [], [], [])),
+            )
+        ).inserted_primary_key[0]
+        conn.execute(telemetry_segments.delete().where(telemetry_segments.c.id == second))
+    assert second > first

@@ -29,12 +29,16 @@ Ours:
 
 Raw engines, same run:
   * the sqlite3 module ``executemany`` of the same rows (canonical values, µs event times)
-    into a table created from our ``telemetry`` table's own DDL (read from our database: same
-    columns, same primary-key index), with twinops's PRAGMAs (WAL, ``synchronous=NORMAL``),
-    one ``BEGIN IMMEDIATE ... COMMIT`` per batch: the baseline of in-process and HTTP;
+    into a row-per-point ``telemetry`` table with primary key (tenant, twin_id, name,
+    event_time) in a bare database file of its own (``benchlib.row_history_ddl``: the layout
+    twinops used before migration 0009; our history is now one segment row per applied batch,
+    compacted into per-field blocks, ``storage/sql_history.py``), so the baseline still is
+    "the same rows, indexed"; with twinops's PRAGMAs (WAL, ``synchronous=NORMAL``), one
+    ``BEGIN IMMEDIATE ... COMMIT`` per batch: the baseline of in-process and HTTP;
   * for reference, ``raw_sqlite_all_writes``: every write ``apply`` makes per batch, without
-    its reads (history rows, message ids, current-state upsert, one event per twin,
-    data-quality upsert), on tables made from our DDL;
+    its reads (history rows into that row table, message ids, current-state upsert, one
+    event per twin, data-quality upsert), the other tables made from our DDL (read from our
+    database);
   * MQTT: a bare paho subscriber in its own process (QoS 1, MQTT v5, ``orjson`` decoding of
     each payload) receiving the same messages through the same broker, published the same
     way with the same window, on a parallel topic tree ``bench-bare/<tenant>/<twin>/
@@ -92,7 +96,8 @@ _UPSERT_QUALITY = (
     " last_event_time = max(coalesce(last_event_time, excluded.last_event_time),"
     " excluded.last_event_time), last_ingest_time = excluded.last_ingest_time"
 )
-_ALL_TABLES = ("telemetry", "message_ids", "current_state", "events", "data_quality")
+# Tables besides history whose DDL the all-writes baseline reads from our database.
+_OTHER_TABLES = ("message_ids", "current_state", "events", "data_quality")
 
 
 # -- the telemetry ----------------------------------------------------------------------------
@@ -773,9 +778,9 @@ def main(argv: list[str] | None = None) -> int:
             },
             "fleet": prepared,
         }
-        ddl = b.twinops_ddl(fleet_dir / "twinops.db", _ALL_TABLES)
-        history_ddl = b.twinops_ddl(fleet_dir / "twinops.db", ["telemetry"])
-        b.log(f"raw sqlite3 executemany into a telemetry table ({args.points} points) ...")
+        history_ddl = [b.row_history_ddl("telemetry")]
+        ddl = [*history_ddl, *b.twinops_ddl(fleet_dir / "twinops.db", _OTHER_TABLES)]
+        b.log(f"raw sqlite3 executemany into a row-per-point table ({args.points} points) ...")
         raw = bare_sqlite(root / "raw.db", history_ddl, work, all_writes=False)
         b.log(f"  {raw['points_per_s']} points/s")
         b.log("raw sqlite3, every write apply() makes ...")

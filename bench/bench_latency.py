@@ -13,12 +13,17 @@ left counts as unsent).
 
 Ours: ``twinops serve`` (a subprocess on a free port, a fresh folder with the pump-fleet
 models and a fleet of ``--twins``), batches posted to ``POST /v1/telemetry``, samples probed
-with ``GET /v1/twins/{id}/state`` (visible when the field's ``time`` reaches the sample's).
+with ``GET /v1/twins/{id}/state`` (visible when the field's ``time`` in current state reaches
+the sample's). Every write of ours is counted: the history segment each batch appends and the
+compactions into blocks that ingest runs once enough points are waiting
+(``storage/sql_history.py``).
 
 Raw engine, same run: the same batches, paced the same way, inserted by a writer thread with
-the sqlite3 module (``executemany`` + commit per batch, twinops's PRAGMAs, a table made from
-our ``telemetry`` table's DDL), and probed by reader threads, each with its own connection,
-polling the field's newest event time (the primary-key index) until it reaches the sample's.
+the sqlite3 module (``executemany`` + commit per batch, twinops's PRAGMAs) into a
+row-per-point table the bench creates in a file of its own (``benchlib.row_history_ddl``:
+primary key (tenant, twin_id, name, event_time), the layout twinops used before migration
+0009), and probed by reader threads, each with its own connection, polling the field's newest
+event time (the primary-key index) until it reaches the sample's.
 
 Goal (issue #4): p99 < 100 ms at 10k points/s.
 """
@@ -287,11 +292,10 @@ def measure_twinops(data_dir: Path, args: argparse.Namespace, workdir: Path) -> 
     return dict(run.report(args.rate), server_memory=memory)
 
 
-def measure_bare(db_path: Path, ddl: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    """The same paced batches into bare SQLite, samples probed by reader connections."""
+def measure_bare(db_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The same paced batches into a bare row-per-point table, probed by reader connections."""
     writer = b.bare_sqlite_connect(db_path)
-    for statement in ddl:
-        writer.execute(statement)
+    writer.execute(b.row_history_ddl("telemetry"))
     pacer = Pacer(args)
     run = Run()
     write_lock = threading.Lock()
@@ -362,8 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         fleet_dir = root / "fleet"
         prepared = b.prepare_data_dir(fleet_dir, args.twins)
-        ddl = b.twinops_ddl(fleet_dir / "twinops.db", ["telemetry"])
-        bare = measure_bare(root / "raw.db", ddl, args)
+        bare = measure_bare(root / "raw.db", args)
         b.log(
             f"  p50 {bare['visible_latency'].get('p50_ms')} ms, p99 "
             f"{bare['visible_latency'].get('p99_ms')} ms"

@@ -856,6 +856,27 @@ def telemetry_batches(
 # -- bare SQLite shaped like ours -----------------------------------------------------------
 
 
+def row_history_ddl(table: str = "telemetry") -> str:
+    """CREATE TABLE of history as a row per point, primary key (tenant, twin, field, time).
+
+    The ``telemetry`` table twinops used before migration 0009 (its history is now segments
+    and blocks, ``storage/sql_history.py``): the raw baselines keep it as "the same rows,
+    indexed" that a plain SQLite store of the points would write and read.
+    """
+    return f"""CREATE TABLE {table} (
+    tenant VARCHAR(64) NOT NULL,
+    twin_id VARCHAR(128) NOT NULL,
+    name VARCHAR(512) NOT NULL,
+    event_time BIGINT NOT NULL,
+    value_num FLOAT,
+    value_json JSON,
+    ingest_time BIGINT NOT NULL,
+    source VARCHAR(256) NOT NULL,
+    flags INTEGER DEFAULT '0' NOT NULL,
+    PRIMARY KEY (tenant, twin_id, name, event_time)
+)"""
+
+
 def twinops_ddl(db_path: Path, tables: Sequence[str]) -> list[str]:
     """The CREATE TABLE / CREATE INDEX statements of ``tables`` in a twinops SQLite file.
 

@@ -42,6 +42,10 @@ class Settings:
     late_after_seconds: float = 3600.0
     retention_interval_seconds: float = 3600.0  # how often `serve` enforces retention; 0: never
     ingest_max_inflight_bytes: int = 64 * 1024 * 1024
+    # History: a tenant's batch segments are compacted into per-field blocks once they hold
+    # this many points, or number this many segments.
+    history_compact_points: int = 100_000
+    history_compact_segments: int = 64
     mqtt_url: str = ""
     mqtt_client_id: str = "twinops-ingest"
     mqtt_topic_prefix: str = "twinops"

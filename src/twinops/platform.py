@@ -32,6 +32,7 @@ from twinops.state.store import StateStore
 from twinops.storage import Database, open_database
 from twinops.storage.events import SqlEventStore
 from twinops.storage.sql_drift import SqlDriftPolicyStore
+from twinops.storage.sql_history import CompactionPolicy
 from twinops.storage.sql_jobs import SqlJobStore
 from twinops.storage.sql_models import SqlModelStore
 from twinops.storage.sql_registry import SqlRegistryStore
@@ -85,7 +86,11 @@ class Platform:
         )
         if settings.admin_key:
             security.seed_admin_key(settings.admin_key)
-        state = SqlStateStore(db)
+        compaction = CompactionPolicy(
+            points=max(1, settings.history_compact_points),
+            segments=max(1, settings.history_compact_segments),
+        )
+        state = SqlStateStore(db, compaction)
         late_after = int(settings.late_after_seconds * 1_000_000)
         ingest = IngestService(state, twins, models, clock, late_after=late_after, metrics=metrics)
         retention = RetentionService(SqlRetentionStore(db), model_fields(models), clock)

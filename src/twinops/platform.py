@@ -89,6 +89,7 @@ class Platform:
         compaction = CompactionPolicy(
             points=max(1, settings.history_compact_points),
             segments=max(1, settings.history_compact_segments),
+            background=True,
         )
         state = SqlStateStore(db, compaction)
         late_after = int(settings.late_after_seconds * 1_000_000)
@@ -141,6 +142,7 @@ class Platform:
         if self.mqtt is not None:
             self.mqtt.stop()
             self.mqtt = None
+        self.state.close()
         self.db.dispose()
 
 

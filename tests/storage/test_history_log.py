@@ -8,6 +8,7 @@ everything still in segments).
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -24,7 +25,7 @@ from twinops.storage import Database, open_database
 from twinops.storage.history_codec import build, decode, encode
 from twinops.storage.migrations import alembic_config
 from twinops.storage.schema import telemetry_blocks, telemetry_segments
-from twinops.storage.sql_history import DAY_US, FANIN, CompactionPolicy
+from twinops.storage.sql_history import BLOCK_POINTS, DAY_US, FANIN, CompactionPolicy
 from twinops.storage.sql_state import SqlStateStore
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
@@ -61,12 +62,12 @@ def shown(value: Any) -> Any:
 
 def apply_to_model(model: Model, batch: list[tuple[tuple[str, str], int, Any]]) -> tuple[int, ...]:
     accepted = duplicates = conflicts = 0
-    for stream, time, value in batch:
+    for stream, at, value in batch:
         stored = model[stream]
-        if time not in stored:
-            stored[time] = shown(value)
+        if at not in stored:
+            stored[at] = shown(value)
             accepted += 1
-        elif same(stored[time], shown(value)):
+        elif same(stored[at], shown(value)):
             duplicates += 1
         else:
             conflicts += 1
@@ -282,3 +283,30 @@ def test_segment_ids_are_never_reused_after_compaction(database: Database, tenan
         ).inserted_primary_key[0]
         conn.execute(telemetry_segments.delete().where(telemetry_segments.c.id == second))
     assert second > first
+
+
+def test_a_dense_day_is_cut_into_blocks_of_bounded_size(database: Database, tenant: str) -> None:
+    store = SqlStateStore(database, EAGER)
+    count = BLOCK_POINTS * 2 + 10
+    store.apply(tenant, [AcceptedPoint("a", "x", T0 + i, 1.5, "s") for i in range(count)], [], T0)
+    sizes = [points for _, _, points in blocks_of(database, tenant)]
+    assert max(sizes) <= BLOCK_POINTS and sum(sizes) == count and len(sizes) == 3
+    found = store.as_of(tenant, ["a"], T0 + BLOCK_POINTS + 7)["a"]["x"]
+    assert found.event_time == T0 + BLOCK_POINTS + 7
+
+
+def test_background_compaction_catches_up_and_stops_on_close(
+    database: Database, tenant: str
+) -> None:
+    store = SqlStateStore(database, CompactionPolicy(points=5, segments=1000, background=True))
+    for i in range(4):
+        batch = [AcceptedPoint("a", "x", T0 + i * 10 + k, float(k), "s") for k in range(3)]
+        store.apply(tenant, batch, [], T0)
+    deadline = time.monotonic() + 20
+    while segment_count(database, tenant) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert segment_count(database, tenant) == 0
+    assert len(store.history(tenant, "a", "x", start=None, end=None, limit=99).items) == 12
+    store.close()
+    worker = store.history_log._worker
+    assert worker is not None and not worker.is_alive()

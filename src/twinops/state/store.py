@@ -89,3 +89,6 @@ class StateStore(ABC):
     @abstractmethod
     def quality(self, tenant: str, twin_id: str | None = None) -> list[Quality]:
         """Accepted, duplicate, late, very-late and quarantined counts per twin and source."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not part of the contract
+        """Stop any background work (a store with none has nothing to do)."""

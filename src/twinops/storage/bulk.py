@@ -74,7 +74,14 @@ def select_where_in(
             f"SELECT {', '.join(columns)} FROM {table.name} WHERE tenant = {marker}"
             f" AND {column} IN ({', '.join([marker] * len(chunk))})"
         )
-        found.extend(tuple(r) for r in conn.exec_driver_sql(sql, (tenant, *chunk)))
+        # Straight on the DB-API cursor: the rows need no result processing, and SQLAlchemy's
+        # per-row fetch cost more than the query (thousands of rows a batch).
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, (tenant, *chunk))
+            found.extend(cursor.fetchall())
+        finally:
+            cursor.close()
     return found
 
 

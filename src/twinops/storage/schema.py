@@ -196,6 +196,8 @@ telemetry_blocks = Table(
     Column("payload", LargeBinary, nullable=False, comment="history_codec columns"),
     Index("ix_telemetry_blocks_field", "tenant", "twin_id", "name", "day", "first_time"),
     Index("ix_telemetry_blocks_day", "tenant", "day", "level"),
+    # The newest block end of a tenant: late live points newer than it skip block lookups.
+    Index("ix_telemetry_blocks_last", "tenant", "last_time"),
 )
 
 # The latest *event* per field: only a newer event time replaces it.

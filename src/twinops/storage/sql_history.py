@@ -17,8 +17,9 @@ on PostgreSQL), which keeps the uniqueness of (twin, field, event time) that app
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,12 @@ from twinops.storage.database import Database
 from twinops.storage.schema import telemetry_blocks, telemetry_segments
 
 DAY_US = 86_400_000_000
-FANIN = 16  # blocks of one level merged into one block of the next
-MAX_LEVEL = 3  # blocks of this level are never merged again (a day is one to a few blocks)
+FANIN = 16  # blocks of one level merged into the next level
+MAX_LEVEL = 2  # blocks of this level are never merged again
+# The most points in a block: an as-of read decodes one block per field, so blocks stay small
+# (about 60 KiB) however dense a field's day is.
+BLOCK_POINTS = 2048
+log = logging.getLogger(__name__)
 _CACHE_SEGMENTS = 512
 _IN_CHUNK = 400
 StreamKey = tuple[str, str]
@@ -46,16 +51,36 @@ class CompactionPolicy:
 
     points: int = 100_000  # once the segments hold this many points
     segments: int = 64  # or this many segments (a trickle of small batches)
+    # Compact on a background thread of the process (servers), or in the writing call.
+    background: bool = False
 
 
 class _Segment:
     """A decoded segment and, built on first use, the positions of each stream in it."""
 
-    __slots__ = ("_positions", "columns")
+    __slots__ = ("_points", "_positions", "columns")
 
     def __init__(self, columns: codec.Columns) -> None:
         self.columns = columns
         self._positions: dict[StreamKey, np.ndarray] | None = None
+        self._points: dict[PointKey, int] | None = None
+
+    def point(self, key: PointKey) -> int | None:
+        """The position of the point at ``key`` (twin, field, event time), or None."""
+        if self._points is None:
+            assert self.columns.stream_idx is not None
+            streams = self.columns.streams
+            self._points = {
+                (*streams[code], at): i
+                for i, (code, at) in enumerate(
+                    zip(
+                        self.columns.stream_idx.tolist(),
+                        self.columns.times.tolist(),
+                        strict=True,
+                    )
+                )
+            }
+        return self._points.get(key)
 
     def positions(self, key: StreamKey) -> np.ndarray | None:
         """Where the points of ``key`` are (in time order within the segment), or None."""
@@ -84,6 +109,11 @@ class HistoryLog:
         self.policy = policy or CompactionPolicy()
         self._cache: OrderedDict[tuple[int, int, int], _Segment] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._compacting = threading.Lock()  # one compaction at a time in this process
+        self._wake = threading.Condition()
+        self._pending: set[str] = set()
+        self._worker: threading.Thread | None = None
+        self._closed = False
 
     # -- writes, in the caller's write transaction ------------------------------------------
 
@@ -123,17 +153,43 @@ class HistoryLog:
     def lookup(
         self, conn: Connection, tenant: str, keys: Iterable[PointKey]
     ) -> dict[PointKey, Any]:
-        """The stored values at ``keys`` (twin, field, event time); absent keys are left out."""
-        by_stream: dict[StreamKey, list[int]] = defaultdict(list)
-        for twin_id, name, event_time in keys:
-            by_stream[twin_id, name].append(event_time)
+        """The stored values at ``keys`` (twin, field, event time); absent keys are left out.
+
+        Batched: one listing of the segments and one block query per chunk of field-days,
+        since a batch that arrives after a newer one is late for every field it holds.
+        """
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        times = [at for _, _, at in wanted]
         found: dict[PointKey, Any] = {}
-        for (twin_id, name), wanted in by_stream.items():
-            columns = self.read(conn, tenant, twin_id, name, min(wanted), max(wanted) + 1)
-            for event_time in wanted:
-                i = int(np.searchsorted(columns.times, event_time))
-                if i < len(columns) and int(columns.times[i]) == event_time:
-                    found[twin_id, name, event_time] = columns.value(i)
+        for segment in self._segments(conn, tenant, min(times), max(times) + 1):
+            for key in wanted:
+                i = segment.point(key)
+                if i is not None:
+                    found[key] = segment.columns.value(i)
+        rest = [key for key in wanted if key not in found]
+        if not rest:
+            return found
+        # Blocks end before the latest compaction's newest point: late live points are
+        # younger than that, and no block needs reading.
+        newest = conn.execute(
+            select(func.max(telemetry_blocks.c.last_time)).where(
+                telemetry_blocks.c.tenant == tenant
+            )
+        ).scalar()
+        spans: dict[tuple[str, str, int], list[int]] = {}
+        for twin_id, name, at in rest:
+            if newest is not None and at <= newest:
+                span = spans.setdefault((twin_id, name, at // DAY_US), [at, at])
+                span[0], span[1] = min(span[0], at), max(span[1], at)
+        looked = set(rest)
+        for chunk in _chunks(list(spans.items()), 100):
+            for twin_id, name, payload in _blocks_of_field_days(conn, tenant, chunk):
+                columns = codec.decode(payload)
+                for i, at in enumerate(columns.times.tolist()):
+                    if (twin_id, name, at) in looked:
+                        found[twin_id, name, at] = columns.value(i)
         return found
 
     def needs_compaction(self, conn: Connection, tenant: str) -> bool:
@@ -144,6 +200,44 @@ class HistoryLog:
             )
         ).one()
         return bool(count >= self.policy.segments or points >= self.policy.points)
+
+    def request_compaction(self, tenant: str) -> None:
+        """Compact the tenant's segments now, or on the background thread (policy)."""
+        if not self.policy.background:
+            self.compact(tenant)
+            return
+        with self._wake:
+            if self._closed:
+                return
+            self._pending.add(tenant)
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._compact_pending, name="twinops-history-compactor", daemon=True
+                )
+                self._worker.start()
+            self._wake.notify()
+
+    def _compact_pending(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                tenant = self._pending.pop()
+            try:
+                self.compact(tenant)
+            except Exception:  # the segments stay and are compacted next time
+                log.exception("compacting the history of tenant %s failed", tenant)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the background compactor, letting a compaction under way finish."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -196,33 +290,42 @@ class HistoryLog:
         return _sorted(parts)
 
     def newest_at_or_before(
-        self, conn: Connection, tenant: str, twin_id: str, name: str, at: int
-    ) -> tuple[codec.Columns, int] | None:
-        """The field's newest point at or before ``at``, as (columns, position)."""
-        best: tuple[codec.Columns, int] | None = None
-        for segment in self._segments(conn, tenant, None, at + 1):
-            positions = segment.positions((twin_id, name))
-            if positions is not None:
-                best = _newer(best, segment.columns.take(positions), at)
-        # Every block lies within one day: the newest point at or before ``at`` is in the
-        # latest day that has a block starting at or before ``at``.
-        field = _field_blocks(tenant, twin_id, name)
-        day = conn.execute(
-            select(telemetry_blocks.c.day)
-            .where(*field, telemetry_blocks.c.day <= at // DAY_US)
-            .where(telemetry_blocks.c.first_time <= at)
-            .order_by(telemetry_blocks.c.day.desc())
-            .limit(1)
-        ).scalar()
-        if day is not None:
+        self, conn: Connection, tenant: str, fields: Sequence[StreamKey], at: int
+    ) -> dict[StreamKey, tuple[codec.Columns, int]]:
+        """Each field's newest point at or before ``at``, as (columns, position)."""
+        segments = self._segments(conn, tenant, None, at + 1)
+        found: dict[StreamKey, tuple[codec.Columns, int]] = {}
+        b = telemetry_blocks.c
+        for twin_id, name in fields:
+            best: tuple[codec.Columns, int] | None = None
+            for segment in segments:
+                positions = segment.positions((twin_id, name))
+                if positions is not None:
+                    best = _newer(best, segment.columns.take(positions), at)
+            # The block starting last at or before ``at`` holds a point no later than the
+            # answer; so do only the blocks of its day that reach its start (overlapping
+            # ones come from late points), usually itself alone.
+            field = _field_blocks(tenant, twin_id, name)
+            top = (
+                select(b.day.label("day"), b.first_time.label("first_time"))
+                .where(*field, b.day <= at // DAY_US, b.first_time <= at)
+                .order_by(b.day.desc(), b.first_time.desc())
+                .limit(1)
+                .subquery()
+            )
             payloads = conn.execute(
-                select(telemetry_blocks.c.payload).where(
-                    *field, telemetry_blocks.c.day == day, telemetry_blocks.c.first_time <= at
+                select(b.payload).where(
+                    *field,
+                    b.day == top.c.day,
+                    b.first_time <= at,
+                    b.last_time >= top.c.first_time,
                 )
             ).scalars()
             for payload in payloads:
                 best = _newer(best, codec.decode(payload), at)
-        return best
+            if best is not None:
+                found[twin_id, name] = best
+        return found
 
     def _segments(
         self, conn: Connection, tenant: str, start: int | None, end: int | None
@@ -268,6 +371,14 @@ class HistoryLog:
         The blocks are built outside the write lock from a snapshot; the write transaction
         only checks that no other writer compacted the same segments first, then swaps.
         """
+        if not self._compacting.acquire(blocking=False):
+            return 0  # this process is compacting already; it takes every segment there is
+        try:
+            return self._compact(tenant)
+        finally:
+            self._compacting.release()
+
+    def _compact(self, tenant: str) -> int:
         with self._db.snapshot() as conn:
             ids = list(
                 conn.execute(
@@ -313,8 +424,11 @@ class HistoryLog:
                     where = (*_field_blocks(tenant, twin_id, name), b.day == day, b.level == level)
                     blocks = conn.execute(select(b.id, b.payload).where(*where)).all()
                     merged = _sorted([codec.decode(payload) for _id, payload in blocks])
-                    row = _block_row(tenant, twin_id, name, day, level + 1, merged)
-                    conn.execute(insert(telemetry_blocks), [row])
+                    rows = [
+                        _block_row(tenant, twin_id, name, day, level + 1, part)
+                        for part in _capped(merged)
+                    ]
+                    conn.execute(insert(telemetry_blocks), rows)
                     conn.execute(delete(telemetry_blocks).where(b.id.in_([i for i, _ in blocks])))
 
     def delete_before(
@@ -362,25 +476,58 @@ class HistoryLog:
             self._cache.clear()
 
 
+def _blocks_of_field_days(
+    conn: Connection, tenant: str, spans: Sequence[tuple[tuple[str, str, int], list[int]]]
+) -> Any:
+    """(twin, field, payload) of the blocks of each (twin, field, day) reaching [first, last].
+
+    Plain SQL with an OR of whole terms (each one seek on the field index): building the
+    same statement as SQLAlchemy expressions cost more than running it.
+    """
+    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    term = (
+        f"(twin_id = {marker} AND name = {marker} AND day = {marker}"
+        f" AND first_time <= {marker} AND last_time >= {marker})"
+    )
+    sql = (
+        f"SELECT twin_id, name, payload FROM {telemetry_blocks.name}"
+        f" WHERE tenant = {marker} AND ({' OR '.join([term] * len(spans))})"
+    )
+    params: list[Any] = [tenant]
+    for (twin_id, name, day), (first, last) in spans:
+        params += [twin_id, name, day, last, first]
+    return conn.exec_driver_sql(sql, tuple(params))
+
+
 def _field_blocks(tenant: str, twin_id: str, name: str) -> tuple[Any, ...]:
     b = telemetry_blocks.c
     return (b.tenant == tenant, b.twin_id == twin_id, b.name == name)
 
 
 def _block_rows(tenant: str, columns: codec.Columns, *, level: int) -> list[dict[str, Any]]:
-    """One block row per (stream, day) of segment columns."""
+    """Block rows of segment columns: per (stream, day), at most ``BLOCK_POINTS`` each."""
     assert columns.stream_idx is not None
     days = columns.times // DAY_US
     order = np.lexsort((columns.times, days, columns.stream_idx))
     streams = columns.stream_idx[order]
     ordered_days = days[order]
     change = np.flatnonzero((np.diff(streams) != 0) | (np.diff(ordered_days) != 0)) + 1
-    rows = []
+    rows: list[dict[str, Any]] = []
     for group in np.split(order, change):
         twin_id, name = columns.streams[int(columns.stream_idx[group[0]])]
-        day = int(days[group[0]])
-        rows.append(_block_row(tenant, twin_id, name, day, level, columns.take(group)))
+        rows.extend(
+            _block_row(tenant, twin_id, name, int(days[group[0]]), level, part)
+            for part in _capped(columns.take(group))
+        )
     return rows
+
+
+def _capped(columns: codec.Columns) -> list[codec.Columns]:
+    """Time-sorted points cut into blocks of at most ``BLOCK_POINTS``, evenly."""
+    if len(columns) <= BLOCK_POINTS:
+        return [columns]
+    pieces = -(-len(columns) // BLOCK_POINTS)
+    return [columns.take(part) for part in np.array_split(np.arange(len(columns)), pieces)]
 
 
 def _block_row(

@@ -106,6 +106,10 @@ class SqlStateStore(StateStore):
         self._db = db
         self.history_log = HistoryLog(db, compaction)
 
+    def close(self) -> None:
+        """Stop compacting history in the background."""
+        self.history_log.close()
+
     def apply(
         self,
         tenant: str,
@@ -125,7 +129,7 @@ class SqlStateStore(StateStore):
             self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
             compact = bool(new) and self.history_log.needs_compaction(conn, tenant)
         if compact:
-            self.history_log.compact(tenant)
+            self.history_log.request_compaction(tenant)
         return ApplyResult(
             accepted=len(new),
             duplicates=len(repeated) + len(duplicates),
@@ -343,23 +347,22 @@ class SqlStateStore(StateStore):
                         current_state.c.tenant == tenant, current_state.c.twin_id.in_(chunk)
                     )
                 ).all()
+                past = []
                 for row in rows:
                     # A field whose newest event is not after T shows its current value then.
                     if row.event_time <= at:
                         result[row.twin_id][row.name] = _field(row)
-                        continue
-                    found = self.history_log.newest_at_or_before(
-                        conn, tenant, row.twin_id, row.name, at
+                    else:
+                        past.append((row.twin_id, row.name))
+                found = self.history_log.newest_at_or_before(conn, tenant, past, at)
+                for (twin_id, name), (columns, i) in found.items():
+                    result[twin_id][name] = FieldValue(
+                        name=name,
+                        value=columns.value(i),
+                        event_time=int(columns.times[i]),
+                        ingest_time=int(columns.ingest[i]),
+                        source=columns.source(i),
                     )
-                    if found is not None:
-                        columns, i = found
-                        result[row.twin_id][row.name] = FieldValue(
-                            name=row.name,
-                            value=columns.value(i),
-                            event_time=int(columns.times[i]),
-                            ingest_time=int(columns.ingest[i]),
-                            source=columns.source(i),
-                        )
         return result
 
     def history(

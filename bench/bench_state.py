@@ -59,7 +59,7 @@ import benchlib as b
 
 TENANT = "default"
 MARKER = "bench-state.json"
-LAYOUT = "blocks-v1"  # ours as blocks, raw rows in raw.db; bump when the loading changes
+LAYOUT = "blocks-v2"  # ours as blocks, raw rows in raw.db; bump when the loading changes
 RAW_DB = "raw.db"
 SOURCE = "bench-load"
 GOAL_P99_MS = 10.0
@@ -137,33 +137,38 @@ def _window_value(i: int) -> float:
 def _blocks(
     twin: str, name: str, times: list[int], values: list[float], ingest_time: int
 ) -> Iterator[tuple[Any, ...]]:
-    """One field's points (sorted by time) as block rows, one per UTC day, at the top level.
+    """One field's points (sorted by time) as block rows at the top level: per UTC day, cut
+    into blocks of at most ``BLOCK_POINTS``, as compaction leaves a field's history.
 
     Built as migration 0009's ``_block`` builds them from the old rows.
     """
     from twinops.storage import history_codec as codec
-    from twinops.storage.sql_history import DAY_US, MAX_LEVEL
+    from twinops.storage.sql_history import BLOCK_POINTS, DAY_US, MAX_LEVEL
 
     first = 0
     while first < len(times):
         day = times[first] // DAY_US
-        stop = bisect.bisect_left(times, (day + 1) * DAY_US, lo=first)
-        n = stop - first
-        columns = codec.build(
-            times[first:stop], values[first:stop], [ingest_time] * n, [0] * n, [SOURCE] * n
-        )
-        yield (
-            TENANT,
-            twin,
-            name,
-            day,
-            MAX_LEVEL,
-            times[first],
-            times[stop - 1],
-            n,
-            codec.encode(columns),
-        )
-        first = stop
+        day_end = bisect.bisect_left(times, (day + 1) * DAY_US, lo=first)
+        pieces = -(-(day_end - first) // BLOCK_POINTS)
+        size = -(-(day_end - first) // pieces)
+        for start in range(first, day_end, size):
+            stop = min(start + size, day_end)
+            n = stop - start
+            columns = codec.build(
+                times[start:stop], values[start:stop], [ingest_time] * n, [0] * n, [SOURCE] * n
+            )
+            yield (
+                TENANT,
+                twin,
+                name,
+                day,
+                MAX_LEVEL,
+                times[start],
+                times[stop - 1],
+                n,
+                codec.encode(columns),
+            )
+        first = day_end
 
 
 def _insert_chunks(

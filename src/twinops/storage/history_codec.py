@@ -10,6 +10,7 @@ of ``_ARRAYS``. Decoding is zero-copy: the arrays are views of the payload.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -198,6 +199,35 @@ def encode(columns: Columns) -> bytes:
             continue
         parts.append(np.ascontiguousarray(array, dtype=dtype).tobytes())
     return b"".join(parts)
+
+
+def encode_runs(columns: Columns, runs: Sequence[tuple[int, int]]) -> list[bytes]:
+    """The payloads of ``columns[start:stop]`` for each run, without stream columns.
+
+    Compaction writes thousands of blocks at once: the arrays are serialised once and each
+    payload is cut from them, with the header written by hand when it holds no values.
+    """
+    arrays = [
+        np.ascontiguousarray(getattr(columns, name), dtype=dtype).tobytes()
+        for name, dtype in _ARRAYS
+        if name != "stream_idx"
+    ]
+    sizes = [np.dtype(dtype).itemsize for name, dtype in _ARRAYS if name != "stream_idx"]
+    sources = orjson.dumps(list(columns.sources))
+    others = sorted(columns.others)
+    payloads = []
+    for start, stop in runs:
+        first_other = bisect.bisect_left(others, start)
+        if first_other < len(others) and others[first_other] < stop:
+            payloads.append(encode(columns.take(np.arange(start, stop))))
+            continue
+        head = b'{"n":%d,"sources":%s}' % (stop - start, sources)
+        parts = [MAGIC, len(head).to_bytes(4, "little"), head]
+        parts += [
+            data[start * size : stop * size] for data, size in zip(arrays, sizes, strict=True)
+        ]
+        payloads.append(b"".join(parts))
+    return payloads
 
 
 def decode(payload: bytes) -> Columns:

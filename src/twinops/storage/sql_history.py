@@ -40,6 +40,8 @@ MAX_LEVEL = 2  # blocks of this level are never merged again
 BLOCK_POINTS = 2048
 log = logging.getLogger(__name__)
 _CACHE_SEGMENTS = 512
+_MERGES_PER_TRANSACTION = 32
+_MERGES_PER_COMPACTION = 1024
 _IN_CHUNK = 400
 StreamKey = tuple[str, str]
 PointKey = tuple[str, str, int]
@@ -101,6 +103,14 @@ def _group_positions(columns: codec.Columns) -> dict[StreamKey, np.ndarray]:
     }
 
 
+@dataclass(frozen=True)
+class Fresh:
+    """A segment written in a transaction not yet committed."""
+
+    key: tuple[int, int, int]
+    segment: _Segment
+
+
 class HistoryLog:
     """Appends, reads, compacts and trims the history of telemetry fields."""
 
@@ -127,10 +137,14 @@ class HistoryLog:
 
     def append(
         self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], ingest_time: int
-    ) -> None:
-        """Store ``points`` (new keys only: apply has checked) as one segment."""
+    ) -> Fresh | None:
+        """Store ``points`` (new keys only: apply has checked) as one segment.
+
+        The answer goes to :meth:`remember` once the transaction has committed, so this
+        process never decodes the segment it wrote.
+        """
         if not points:
-            return
+            return None
         times = [p.event_time for p in points]
         columns = codec.build(
             times,
@@ -140,15 +154,27 @@ class HistoryLog:
             [p.source for p in points],
             [(p.twin_id, p.name) for p in points],
         )
-        conn.execute(
+        first_time = min(times)
+        result = conn.execute(
             insert(telemetry_segments).values(
                 tenant=tenant,
-                first_time=min(times),
+                first_time=first_time,
                 last_time=max(times),
                 points=len(points),
                 payload=codec.encode(columns),
             )
         )
+        inserted = result.inserted_primary_key
+        assert inserted is not None
+        key = (int(inserted[0]), first_time, len(points))
+        return Fresh(key, _Segment(columns))
+
+    def remember(self, fresh: Fresh) -> None:
+        """Cache a segment this process wrote, once its transaction has committed."""
+        with self._cache_lock:
+            self._cache[fresh.key] = fresh.segment
+            while len(self._cache) > _CACHE_SEGMENTS:
+                self._cache.popitem(last=False)
 
     def lookup(
         self, conn: Connection, tenant: str, keys: Iterable[PointKey]
@@ -402,34 +428,53 @@ class HistoryLog:
             )
             if still != len(ids):
                 return 0  # another writer compacted them meanwhile
-            for chunk in _chunks(rows, 200):
-                conn.execute(insert(telemetry_blocks), list(chunk))
+            _insert_blocks(conn, rows)
             for chunk in _chunks(ids):
                 conn.execute(delete(telemetry_segments).where(telemetry_segments.c.id.in_(chunk)))
-            self._merge(conn, tenant, sorted({row["day"] for row in rows}))
+        self._merge(tenant, sorted({row[3] for row in rows}))
         return len(columns)
 
-    def _merge(self, conn: Connection, tenant: str, days: Sequence[int]) -> None:
-        """Merge each field-day's blocks of one level, FANIN or more, into the next level."""
+    def _merge(self, tenant: str, days: Sequence[int]) -> None:
+        """Merge each field-day's blocks of one level, FANIN or more, into the next level.
+
+        In short transactions of a few field-days, so ingest never waits long for the
+        writer; at most ``_MERGES_PER_COMPACTION`` a time (the rest wait for the next one).
+        """
         b = telemetry_blocks.c
+        budget = _MERGES_PER_COMPACTION
         for level in range(MAX_LEVEL):
-            for chunk in _chunks(list(days)):
-                groups = conn.execute(
-                    select(b.twin_id, b.name, b.day)
-                    .where(b.tenant == tenant, b.day.in_(chunk), b.level == level)
-                    .group_by(b.twin_id, b.name, b.day)
-                    .having(func.count() >= FANIN)
-                ).all()
-                for twin_id, name, day in groups:
-                    where = (*_field_blocks(tenant, twin_id, name), b.day == day, b.level == level)
-                    blocks = conn.execute(select(b.id, b.payload).where(*where)).all()
-                    merged = _sorted([codec.decode(payload) for _id, payload in blocks])
-                    rows = [
-                        _block_row(tenant, twin_id, name, day, level + 1, part)
-                        for part in _capped(merged)
-                    ]
-                    conn.execute(insert(telemetry_blocks), rows)
-                    conn.execute(delete(telemetry_blocks).where(b.id.in_([i for i, _ in blocks])))
+            groups: list[tuple[str, str, int]] = []
+            with self._db.read() as conn:
+                for chunk in _chunks(list(days)):
+                    groups += conn.execute(
+                        select(b.twin_id, b.name, b.day)
+                        .where(b.tenant == tenant, b.day.in_(chunk), b.level == level)
+                        .group_by(b.twin_id, b.name, b.day)
+                        .having(func.count() >= FANIN)
+                        .limit(budget)
+                    ).all()
+            groups = groups[:budget]
+            budget -= len(groups)
+            for batch in _chunks(groups, _MERGES_PER_TRANSACTION):
+                with self._db.write() as conn:
+                    self.lock(conn, tenant)
+                    for twin_id, name, day in batch:
+                        self._merge_field_day(conn, tenant, twin_id, name, day, level)
+
+    def _merge_field_day(
+        self, conn: Connection, tenant: str, twin_id: str, name: str, day: int, level: int
+    ) -> None:
+        b = telemetry_blocks.c
+        where = (*_field_blocks(tenant, twin_id, name), b.day == day, b.level == level)
+        blocks = conn.execute(select(b.id, b.payload).where(*where)).all()
+        if len(blocks) < FANIN:
+            return  # another process merged them first
+        merged = _sorted([codec.decode(payload) for _id, payload in blocks])
+        _insert_blocks(
+            conn,
+            [_block_row(tenant, twin_id, name, day, level + 1, part) for part in _capped(merged)],
+        )
+        conn.execute(delete(telemetry_blocks).where(b.id.in_([i for i, _ in blocks])))
 
     def delete_before(
         self, conn: Connection, tenant: str, twin_id: str, name: str, before: int, budget: int
@@ -504,20 +549,65 @@ def _field_blocks(tenant: str, twin_id: str, name: str) -> tuple[Any, ...]:
     return (b.tenant == tenant, b.twin_id == twin_id, b.name == name)
 
 
-def _block_rows(tenant: str, columns: codec.Columns, *, level: int) -> list[dict[str, Any]]:
+_BLOCK_COLUMNS = (
+    "tenant",
+    "twin_id",
+    "name",
+    "day",
+    "level",
+    "first_time",
+    "last_time",
+    "points",
+    "payload",
+)
+BlockRow = tuple[str, str, str, int, int, int, int, int, bytes]
+
+
+def _insert_blocks(conn: Connection, rows: Sequence[BlockRow]) -> None:
+    """Insert block rows (``_BLOCK_COLUMNS`` order) with one driver-level executemany."""
+    if not rows:
+        return
+    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        f"INSERT INTO {telemetry_blocks.name} ({', '.join(_BLOCK_COLUMNS)})"
+        f" VALUES ({', '.join([marker] * len(_BLOCK_COLUMNS))})"
+    )
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _block_rows(tenant: str, columns: codec.Columns, *, level: int) -> list[BlockRow]:
     """Block rows of segment columns: per (stream, day), at most ``BLOCK_POINTS`` each."""
     assert columns.stream_idx is not None
     days = columns.times // DAY_US
     order = np.lexsort((columns.times, days, columns.stream_idx))
+    ordered = columns.take(order)
     streams = columns.stream_idx[order]
     ordered_days = days[order]
     change = np.flatnonzero((np.diff(streams) != 0) | (np.diff(ordered_days) != 0)) + 1
-    rows: list[dict[str, Any]] = []
-    for group in np.split(order, change):
-        twin_id, name = columns.streams[int(columns.stream_idx[group[0]])]
-        rows.extend(
-            _block_row(tenant, twin_id, name, int(days[group[0]]), level, part)
-            for part in _capped(columns.take(group))
+    starts = np.concatenate(([0], change)).tolist()
+    stops = [*starts[1:], len(ordered)]
+    runs: list[tuple[int, int]] = []
+    for start, stop in zip(starts, stops, strict=True):
+        pieces = -(-(stop - start) // BLOCK_POINTS)
+        size = -(-(stop - start) // pieces)
+        runs.extend((a, min(a + size, stop)) for a in range(start, stop, size))
+    times = ordered.times
+    payloads = codec.encode_runs(ordered, runs)
+    rows: list[BlockRow] = []
+    for (start, stop), payload in zip(runs, payloads, strict=True):
+        twin_id, name = columns.streams[int(streams[start])]
+        rows.append(
+            (
+                tenant,
+                twin_id,
+                name,
+                int(ordered_days[start]),
+                level,
+                int(times[start]),
+                int(times[stop - 1]),
+                stop - start,
+                payload,
+            )
         )
     return rows
 
@@ -532,17 +622,17 @@ def _capped(columns: codec.Columns) -> list[codec.Columns]:
 
 def _block_row(
     tenant: str, twin_id: str, name: str, day: int, level: int, columns: codec.Columns
-) -> dict[str, Any]:
-    return dict(
-        tenant=tenant,
-        twin_id=twin_id,
-        name=name,
-        day=day,
-        level=level,
-        first_time=int(columns.times[0]),
-        last_time=int(columns.times[-1]),
-        points=len(columns),
-        payload=codec.encode(columns),
+) -> BlockRow:
+    return (
+        tenant,
+        twin_id,
+        name,
+        day,
+        level,
+        int(columns.times[0]),
+        int(columns.times[-1]),
+        len(columns),
+        codec.encode(columns),
     )
 
 

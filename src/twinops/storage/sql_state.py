@@ -122,12 +122,14 @@ class SqlStateStore(StateStore):
             fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
             shown = self._shown(conn, tenant, fresh)
             new, duplicates, conflicts = self._new_points(conn, tenant, fresh, shown)
-            self.history_log.append(conn, tenant, new, ingest_time)
+            written = self.history_log.append(conn, tenant, new, ingest_time)
             rejected = [*rejected, *conflicts]
             late = self._apply_current(conn, tenant, new, shown, ingest_time)
             self._quarantine(conn, tenant, rejected, ingest_time)
             self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
             compact = bool(new) and self.history_log.needs_compaction(conn, tenant)
+        if written is not None:
+            self.history_log.remember(written)
         if compact:
             self.history_log.request_compaction(tenant)
         return ApplyResult(

@@ -171,7 +171,8 @@ class IngestService:
         ]
 
 
-_EVENT_ORDER = attrgetter("event_time", "twin_id", "name")
+# Event time alone: the sort is stable, so points of one key keep their arrival order.
+_EVENT_ORDER = attrgetter("event_time")
 
 
 class _BatchChecker:
@@ -189,8 +190,8 @@ class _BatchChecker:
         """An accepted point in canonical units, or the reason it is rejected."""
         if not isinstance(raw, Mapping):
             return self._reject(raw, "body", "type", "a point is a JSON object")
-        unknown = sorted(set(raw) - POINT_KEYS)
-        if unknown:
+        if not POINT_KEYS.issuperset(raw):
+            unknown = sorted(set(raw) - POINT_KEYS)
             return self._reject(raw, unknown[0], "unknownKey", f"points have no '{unknown[0]}' key")
         twin_id = self._twin_id(raw)
         if isinstance(twin_id, Rejected):

@@ -35,6 +35,20 @@ def insert_new_rows(
     return inserted
 
 
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_columns: frozenset[str] = frozenset(),
+    tail: str = "",
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) in VALUES order, ``tail`` appended."""
+    for _ in _multi_row_inserts(conn, table, columns, rows, json_columns, tail):
+        pass
+
+
 def upsert_newer_rows(
     conn: Connection,
     table: Table,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
+from twinops.storage.bulk import insert_rows
 from twinops.storage.database import Database
 from twinops.storage.schema import events
 from twinops.twins.entities import Event, NewEvent
@@ -16,18 +17,12 @@ def append_events(conn: Connection, new_events: Sequence[NewEvent]) -> None:
     """Append events inside the caller's transaction, in order."""
     if not new_events:
         return
-    conn.execute(
-        insert(events),
-        [
-            {
-                "tenant": e.tenant,
-                "type": str(e.type),
-                "subject": e.subject,
-                "occurred_at": e.occurred_at,
-                "data": dict(e.data),
-            }
-            for e in new_events
-        ],
+    insert_rows(
+        conn,
+        events,
+        ("tenant", "type", "subject", "occurred_at", "data"),
+        [(e.tenant, str(e.type), e.subject, e.occurred_at, dict(e.data)) for e in new_events],
+        json_columns=frozenset({"data"}),
     )
 
 

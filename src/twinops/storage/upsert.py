@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from twinops.storage.bulk import insert_rows
 from twinops.storage.schema import data_quality
 
 
@@ -26,6 +27,17 @@ def insert_ignoring_conflicts(
         conn.execute(insert_statement(conn, table).on_conflict_do_nothing(), list(rows))
 
 
+_COUNTS = ("accepted", "duplicates", "late", "quarantined", "very_late")
+_QUALITY_COLUMNS = (
+    "tenant",
+    "twin_id",
+    "source",
+    *_COUNTS,
+    "last_event_time",
+    "last_ingest_time",
+)
+
+
 def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Add data-quality counts per (tenant, twin, source), creating rows as needed.
 
@@ -33,25 +45,20 @@ def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    table = data_quality
-    stmt = insert_statement(conn, table)
-    greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
-    newer = greatest(
-        func.coalesce(table.c.last_event_time, stmt.excluded.last_event_time),
-        func.coalesce(stmt.excluded.last_event_time, table.c.last_event_time),
+    greatest = "greatest" if conn.dialect.name == "postgresql" else "max"
+    table = data_quality.name
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _COUNTS)
+    tail = (
+        f" ON CONFLICT (tenant, twin_id, source) DO UPDATE SET {added},"
+        f" last_event_time = {greatest}("
+        f"coalesce({table}.last_event_time, excluded.last_event_time),"
+        f" coalesce(excluded.last_event_time, {table}.last_event_time)),"
+        " last_ingest_time = excluded.last_ingest_time"
     )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant", "twin_id", "source"],
-            set_={
-                "accepted": table.c.accepted + stmt.excluded.accepted,
-                "duplicates": table.c.duplicates + stmt.excluded.duplicates,
-                "late": table.c.late + stmt.excluded.late,
-                "quarantined": table.c.quarantined + stmt.excluded.quarantined,
-                "very_late": table.c.very_late + stmt.excluded.very_late,
-                "last_event_time": newer,
-                "last_ingest_time": stmt.excluded.last_ingest_time,
-            },
-        ),
-        list(rows),
+    insert_rows(
+        conn,
+        data_quality,
+        _QUALITY_COLUMNS,
+        [tuple(row[c] for c in _QUALITY_COLUMNS) for row in rows],
+        tail=tail,
     )

@@ -68,29 +68,32 @@ def _format_ok(name: str, value: str) -> bool:
     return _duration_ok(value)
 
 
+def _wrong_type(path: str, name: str, value: Any) -> Violation:
+    return Violation(path, "type", f"expected {name}, got {value!r}", value)
+
+
 def _primitive(schema: PrimitiveSchema, value: Any, path: str) -> list[Violation]:
     name = schema.name
-    expected = f"expected {name}, got {value!r}"
+    if name in ("double", "float"):  # the common case first: telemetry is mostly numbers
+        if not _is_number(value):
+            return [_wrong_type(path, name, value)]
+        if name == "float" and abs(value) > _FLOAT_MAX:
+            return [Violation(path, "range", f"{value} is outside the float range", value)]
+        return []
     if name == "boolean":
-        return [] if isinstance(value, bool) else [Violation(path, "type", expected, value)]
+        return [] if isinstance(value, bool) else [_wrong_type(path, name, value)]
     if name in _RANGES:
         if not _is_int(value):
-            return [Violation(path, "type", expected, value)]
+            return [_wrong_type(path, name, value)]
         low, high = _RANGES[name]
         if not low <= value <= high:
             return [Violation(path, "range", f"{value} is outside the {name} range", value)]
         return []
-    if name in ("double", "float"):
-        if not _is_number(value):
-            return [Violation(path, "type", expected, value)]
-        if name == "float" and abs(value) > _FLOAT_MAX:
-            return [Violation(path, "range", f"{value} is outside the float range", value)]
-        return []
     if name == "string":
-        return [] if isinstance(value, str) else [Violation(path, "type", expected, value)]
+        return [] if isinstance(value, str) else [_wrong_type(path, name, value)]
     if name in ("date", "time", "dateTime", "duration"):
         if not isinstance(value, str):
-            return [Violation(path, "type", expected, value)]
+            return [_wrong_type(path, name, value)]
         if not _format_ok(name, value):
             return [Violation(path, "format", f"{value!r} is not an ISO 8601 {name}", value)]
         return []

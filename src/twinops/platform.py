@@ -86,10 +86,12 @@ class Platform:
         )
         if settings.admin_key:
             security.seed_admin_key(settings.admin_key)
+        segments = max(2, settings.history_compact_segments)
         compaction = CompactionPolicy(
             points=max(1, settings.history_compact_points),
-            segments=max(1, settings.history_compact_segments),
+            segments=segments,
             background=True,
+            keep_segments=min(8, segments // 2),
         )
         state = SqlStateStore(db, compaction)
         late_after = int(settings.late_after_seconds * 1_000_000)

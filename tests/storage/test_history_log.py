@@ -31,7 +31,12 @@ from twinops.storage.sql_state import SqlStateStore
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 HOUR = 3_600_000_000
 EAGER = CompactionPolicy(points=1, segments=1)
-POLICIES = {"eager": EAGER, "small": CompactionPolicy(points=7, segments=3), "default": None}
+POLICIES = {
+    "eager": EAGER,
+    "small": CompactionPolicy(points=7, segments=3),
+    "keeping": CompactionPolicy(points=1, segments=1, keep_segments=2),
+    "default": None,
+}
 NUMBERS = st.one_of(st.sampled_from([0.5, 1.0, -2.25, 3.0, 1e300]), st.integers(-5, 5))
 OTHERS = st.sampled_from(["on", "off", True, False, {"k": [1, 2]}])
 # A field holds one kind of value (its schema sees to that): two numeric, one not.
@@ -310,3 +315,23 @@ def test_background_compaction_catches_up_and_stops_on_close(
     store.close()
     worker = store.history_log._worker
     assert worker is not None and not worker.is_alive()
+
+
+def test_compaction_keeps_the_newest_segments(database: Database, tenant: str) -> None:
+    store = SqlStateStore(database, CompactionPolicy(points=1, segments=1, keep_segments=2))
+    for i in range(5):
+        store.apply(tenant, [AcceptedPoint("a", "x", T0 + i, float(i), "s")], [], T0)
+    assert segment_count(database, tenant) == 2
+    assert max(last for *_, last in blocks_with_ends(database, tenant)) == T0 + 2
+    page = store.history(tenant, "a", "x", start=None, end=None, limit=99)
+    assert [s.value for s in page.items] == [0, 1, 2, 3, 4]
+
+
+def blocks_with_ends(database: Database, tenant: str) -> list[tuple[int, int]]:
+    with database.read() as conn:
+        rows = conn.execute(
+            select(telemetry_blocks.c.first_time, telemetry_blocks.c.last_time).where(
+                telemetry_blocks.c.tenant == tenant
+            )
+        )
+        return [tuple(r) for r in rows]

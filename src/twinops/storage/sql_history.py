@@ -55,6 +55,9 @@ class CompactionPolicy:
     segments: int = 64  # or this many segments (a trickle of small batches)
     # Compact on a background thread of the process (servers), or in the writing call.
     background: bool = False
+    # The newest segments stay: points arriving late by a batch or two are then found in
+    # segments, and the blocks end before them, so such points need no block lookup.
+    keep_segments: int = 0
 
 
 class _Segment:
@@ -413,9 +416,11 @@ class HistoryLog:
                     .order_by(telemetry_segments.c.id)
                 ).scalars()
             )
+            ids = ids[: max(0, len(ids) - self.policy.keep_segments)]
             if not ids:
                 return 0
-            segments = self._segments(conn, tenant, None, None)
+            # The oldest segments by id are the ones listed first.
+            segments = self._segments(conn, tenant, None, None)[: len(ids)]
         columns = codec.concat([s.columns for s in segments])
         rows = _block_rows(tenant, columns, level=0)
         with self._db.write() as conn:

@@ -303,11 +303,13 @@ class SqlStateStore(StateStore):
         for p in accepted:
             row = counts[p.twin_id, p.source]
             row[0] += 1
-            row[4] = max(row[4], p.event_time)
-            row[5] += PointFlag.VERY_LATE in p.flags
+            if p.event_time > row[4]:
+                row[4] = p.event_time
+            if p.flags:  # Flag membership runs enum code; most points carry no flag
+                row[5] += PointFlag.VERY_LATE in p.flags
         for p in duplicates:
             counts[p.twin_id, p.source][1] += 1
-        sources = {(p.twin_id, p.name): p.source for p in accepted}
+        sources = {(p.twin_id, p.name): p.source for p in accepted} if late else {}
         for (twin_id, name), n in late.items():
             counts[twin_id, sources.get((twin_id, name), "unknown")][2] += n
         for r in rejected:

@@ -18,6 +18,7 @@ from typing import Any
 from twinops.errors import InvalidInput, NotFound, Violation
 from twinops.ingest.units import convert
 from twinops.models.dtdl import validate_value
+from twinops.models.dtdl.elements import Property, Telemetry
 from twinops.models.service import ModelService, ResolvedModel
 from twinops.obs import Metrics, tracing
 from twinops.state.entities import AcceptedPoint, ApplyResult, PointFlag, Rejected
@@ -185,6 +186,12 @@ class _BatchChecker:
         self.source = source
         self._model_of: dict[str, ResolvedModel | None] = {}
         self._external: dict[tuple[str, str], str | None] = {}
+        self._fields: dict[tuple[str, str], Telemetry | Property | None] = {}
+
+    def _field(self, model: ResolvedModel, name: str) -> Telemetry | Property | None:
+        """The field a point names, remembered for the rest of the batch."""
+        found = self._fields[model.dtmi, name] = model.field(name)
+        return found
 
     def check(self, raw: Any) -> AcceptedPoint | Rejected:
         """An accepted point in canonical units, or the reason it is rejected."""
@@ -204,7 +211,8 @@ class _BatchChecker:
             return self._reject(
                 raw, "twin", "twinExists", f"twin {twin_id} does not exist", twin_id
             )
-        content = model.field(name)
+        key = (model.dtmi, name)
+        content = self._fields[key] if key in self._fields else self._field(model, name)
         if content is None:
             return self._reject(
                 raw,

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from twinops.errors import Conflict
 from twinops.security.entities import AuditEntry
 from twinops.storage.audit import append_audit
+from twinops.storage.bulk import select_where_in
 from twinops.storage.cursor import decode_cursor, encode_cursor
 from twinops.storage.database import Database
 from twinops.storage.events import append_events
@@ -267,15 +268,13 @@ class SqlTwinStore(TwinStore):
             return _get_twins(conn, tenant, sorted(set(twin_ids)))
 
     def twin_models(self, tenant: str, twin_ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
         unique = sorted(set(twin_ids))
         with self._db.read() as conn:
-            for start in range(0, len(unique), _CHUNK):
-                stmt = select(twins.c.twin_id, twins.c.model).where(
-                    twins.c.tenant == tenant, twins.c.twin_id.in_(unique[start : start + _CHUNK])
-                )
-                found.update({row.twin_id: row.model for row in conn.execute(stmt)})
-        return found
+            # Ingest asks this for every batch's twins: straight on the DB-API cursor.
+            rows = select_where_in(
+                conn, twins, ("twin_id", "model"), tenant=tenant, column="twin_id", values=unique
+            )
+        return dict(rows)
 
     def list_twins(
         self, tenant: str, *, model: str | None = None, limit: int = 100, after: str | None = None

@@ -262,32 +262,21 @@ def test_migration_moves_row_history_into_blocks(tmp_path: Path) -> None:
     db.dispose()
 
 
+def add_and_drop_a_segment(database: Database, tenant: str) -> int:
+    with database.write() as conn:
+        empty = encode(build([], [], 0, [], [], []))
+        row = dict(tenant=tenant, first_time=0, last_time=0, points=0, payload=empty)
+        added = conn.execute(insert(telemetry_segments).values(**row)).inserted_primary_key[0]
+        conn.execute(telemetry_segments.delete().where(telemetry_segments.c.id == added))
+        return int(added)
+
+
 def test_segment_ids_are_never_reused_after_compaction(database: Database, tenant: str) -> None:
     store = SqlStateStore(database, EAGER)
     store.apply(tenant, [AcceptedPoint("a", "x", T0, 1.0, "s")], [], T0)
-    with database.write() as conn:
-        first = conn.execute(
-            insert(telemetry_segments).values(
-                tenant=tenant,
-                first_time=0,
-                last_time=0,
-                points=0,
-                payload=encode(build([], [], 0, [], [], [])),
-            )
-        ).inserted_primary_key[0]
-        conn.execute(telemetry_segments.delete().where(telemetry_segments.c.id == first))
-    with database.write() as conn:
-        second = conn.execute(
-            insert(telemetry_segments).values(
-                tenant=tenant,
-                first_time=0,
-                last_time=0,
-                points=0,
-                payload=encode(build([], [], 0, [], [], [])),
-            )
-        ).inserted_primary_key[0]
-        conn.execute(telemetry_segments.delete().where(telemetry_segments.c.id == second))
-    assert second > first
+    first = add_and_drop_a_segment(database, tenant)
+    # The newest id is gone: a table without AUTOINCREMENT would hand it out again.
+    assert add_and_drop_a_segment(database, tenant) > first
 
 
 def test_a_dense_day_is_cut_into_blocks_of_bounded_size(database: Database, tenant: str) -> None:

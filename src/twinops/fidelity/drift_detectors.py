@@ -102,8 +102,9 @@ class Cusum:
         lower = np.maximum(0.0, state.lower[slots] - z - self.k)
         statistic = np.maximum(upper, lower)
         alarm = statistic > self.h
-        upper[alarm] = 0.0
-        lower[alarm] = 0.0
+        if alarm.any():
+            upper[alarm] = 0.0
+            lower[alarm] = 0.0
         state.upper[slots] = upper
         state.lower[slots] = lower
         return alarm, statistic, np.full(slots.shape, self.h)
@@ -160,15 +161,17 @@ class PageHinkley:
         """One step of both cumulative deviations; alarmed streams restart empty."""
         assert isinstance(state, PageHinkleyState)
         n = state.n[slots] + 1.0
-        mean = state.mean[slots] + (z - state.mean[slots]) / n
+        mean = state.mean[slots]
+        mean = mean + (z - mean) / n
         up = self.alpha * state.up[slots] + (z - mean - self.delta)
         down = self.alpha * state.down[slots] + (z - mean + self.delta)
         up_min = np.minimum(state.up_min[slots], up)
         down_max = np.maximum(state.down_max[slots], down)
         statistic = np.maximum(up - up_min, down_max - down)
         alarm = statistic > self.lambda_
-        for values in (n, mean, up, down, up_min, down_max):
-            values[alarm] = 0.0
+        if alarm.any():
+            for values in (n, mean, up, down, up_min, down_max):
+                values[alarm] = 0.0
         state.n[slots] = n
         state.mean[slots] = mean
         state.up[slots] = up

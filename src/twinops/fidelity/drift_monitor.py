@@ -25,7 +25,12 @@ from numpy.typing import NDArray
 
 from twinops.fidelity.drift_detectors import DetectorState
 from twinops.fidelity.drift_policy import DriftAlert, DriftPolicy, ResidualEvidence
-from twinops.fidelity.drift_predictors import PersistencePredictor, StepInputs, StepPredictor
+from twinops.fidelity.drift_predictors import (
+    PersistencePredictor,
+    StepInputs,
+    StepPredictor,
+    predicts_groups,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -250,20 +255,21 @@ class DriftMonitor:
         """New streams, given as distinct unknown (twin, field), numbered in that order."""
         first = len(self._stream_keys)
         self._grow_streams(first + len(keys))
-        rows: list[int] = []
-        codes: list[int] = []
-        for twin, field in keys:
-            row = self._row_of[twin]
-            if row < 0:
-                row = self._row_of[twin] = len(self._twin_ids)
+        row_of, code_of = self._row_of, self._code_of
+        key_twins = [twin for twin, _ in keys]
+        key_fields = [field for _, field in keys]
+        # Twins and field names new to the monitor are numbered in order of first sight.
+        for twin in dict.fromkeys(key_twins):
+            if twin not in row_of:
+                row_of[twin] = len(self._twin_ids)
                 self._twin_ids.append(twin)
-            code = self._code_of[field]
-            if code < 0:
-                code = self._code_of[field] = len(self._code_of)
-            rows.append(row)
-            codes.append(code)
-            self._slot_of[twin, field] = len(self._stream_keys)
-            self._stream_keys.append((twin, field))
+        for field in dict.fromkeys(key_fields):
+            if field not in code_of:
+                code_of[field] = len(code_of)
+        rows = list(map(row_of.__getitem__, key_twins))
+        codes = list(map(code_of.__getitem__, key_fields))
+        self._slot_of.update(zip(keys, range(first, first + len(keys)), strict=True))
+        self._stream_keys.extend(keys)
         while self._latest.shape[0] < len(self._twin_ids):
             extra = np.full((self._latest.shape[0], self._width), math.nan)
             self._latest = np.concatenate([self._latest, extra])
@@ -279,7 +285,7 @@ class DriftMonitor:
         slots = np.arange(first, len(self._stream_keys), dtype=np.intp)
         self._slot_table[rows, codes] = slots
         self._s_twin[slots] = rows
-        self._s_col[slots] = [self._columns.get(field, -1) for _, field in keys]
+        self._s_col[slots] = [self._columns.get(field, -1) for field in key_fields]
 
     def _slots(self, twins: Sequence[str], names: Sequence[str], n: int) -> IntArray:
         """Each point's stream slot (new streams are numbered in order of first sight)."""
@@ -293,9 +299,11 @@ class DriftMonitor:
             slots[known] = self._slot_table[rows[known], codes[known]]
         if slots.min() < 0:
             missing = np.flatnonzero(slots < 0).tolist()
-            keys = [(twins[i], names[i]) for i in missing]
+            keys = zip(
+                map(twins.__getitem__, missing), map(names.__getitem__, missing), strict=True
+            )
             self._register(list(dict.fromkeys(keys)))
-            slots[missing] = [self._slot_of[key] for key in keys]
+            return self._slots(twins, names, n)  # every stream is known now
         return slots
 
     # -- batches --------------------------------------------------------------------------------
@@ -343,8 +351,12 @@ class DriftMonitor:
         v_all = _to_floats(values, n)
 
         # Per stream in time order; drop repeats of an instant (the last wins) and stale points.
-        index = np.arange(n, dtype=np.intp)
-        order = np.lexsort((index, t_all, slots))
+        # Ingest hands batches over in event-time order: then a stable sort by stream alone
+        # orders each stream by time (ties by position), which is what the general
+        # (stream, time, position) sort gives.
+        in_time_order = n < 2 or bool((t_all[1:] >= t_all[:-1]).all())
+        # (lexsort is stable too: ties keep their position.)
+        order = np.argsort(slots, kind="stable") if in_time_order else np.lexsort((t_all, slots))
         s_sorted, t_sorted = slots[order], t_all[order]
         keep = np.isfinite(v_all[order]) & (t_sorted > self._last_time[s_sorted])
         if n > 1:
@@ -354,9 +366,17 @@ class DriftMonitor:
         if kept.size == 0:
             return BatchOutcome((), 0, 0, skipped, out)
 
-        # Rounds: the k-th distinct event time of each twin within the batch.
-        rows = self._s_twin[slots[kept]]
-        by_twin = np.lexsort((kept, t_all[kept], rows))
+        # Rounds: the k-th distinct event time of each twin within the batch. Points by
+        # (twin, time, position); in time order, (time, position) is the position's order.
+        if in_time_order:
+            by_position = np.zeros(n, dtype=bool)
+            by_position[kept] = True
+            kept = np.flatnonzero(by_position)
+            rows = self._s_twin[slots[kept]]
+            by_twin = np.argsort(rows, kind="stable")
+        else:
+            rows = self._s_twin[slots[kept]]
+            by_twin = np.lexsort((kept, t_all[kept], rows))
         kept = kept[by_twin]
         rows = rows[by_twin]
         t_k = t_all[kept]
@@ -366,29 +386,34 @@ class DriftMonitor:
         group = np.cumsum(np.concatenate(([0], (~same_twin).astype(np.intp))))
         starts = np.flatnonzero(np.concatenate(([True], ~same_twin)))
         rank = climb - climb[starts][group]
-        by_round = np.argsort(rank, kind="stable")
-        bounds = np.searchsorted(rank[by_round], np.arange(int(rank.max()) + 2))
+        last = int(rank.max())
+        if last == 0:
+            rounds = [kept]
+        else:
+            by_round = np.argsort(rank, kind="stable")
+            bounds = np.searchsorted(rank[by_round], np.arange(last + 2)).tolist()
+            rounds = [kept[by_round[bounds[r] : bounds[r + 1]]] for r in range(last + 1)]
 
+        # Every round's model inputs first (they depend on the values, not on predictions),
+        # predicted together when the predictor takes several rounds at once; then the
+        # residuals go to the detectors round after round.
+        steps = [
+            self._advance(points, slots[points], t_all[points], v_all[points]) for points in rounds
+        ]
+        predictions = self._predict([inputs for *_, inputs in steps])
         alerts: list[DriftAlert] = []
         checked = warming = 0
-        for r in range(len(bounds) - 1):
-            points = kept[by_round[bounds[r] : bounds[r + 1]]]
-            c, w, s = self._round(points, slots[points], t_all[points], v_all[points], alerts, out)
+        for (points, s, t, v, _), predicted in zip(steps, predictions, strict=True):
+            c, w, k = self._score(points, s, t, v, predicted, alerts, out)
             checked += c
             warming += w
-            skipped += s
+            skipped += k
         return BatchOutcome(tuple(alerts), checked, warming, skipped, out)
 
-    def _round(
-        self,
-        points: IntArray,
-        s: IntArray,
-        t: NDArray[np.int64],
-        v: FloatArray,
-        alerts: list[DriftAlert],
-        out: BatchDetail | None,
-    ) -> tuple[int, int, int]:
-        """Advance distinct streams ``s`` by one point each: predict, score, detect."""
+    def _advance(
+        self, points: IntArray, s: IntArray, t: NDArray[np.int64], v: FloatArray
+    ) -> tuple[IntArray, IntArray, NDArray[np.int64], FloatArray, StepInputs]:
+        """Move distinct streams ``s`` on by one point each; answer what predicts the points."""
         first = self._count[s] == 0
         prev = self._last_value[s]
         dt = (t - self._last_time[s]) / 1e6
@@ -404,48 +429,83 @@ class DriftMonitor:
             snapshot = np.empty((len(s), 0))
         level = self._level[s]
         inputs = StepInputs(cols, snapshot, prev, level, dt, rows, self._twin_ids, True)
-        predicted = np.asarray(self.predictor.predict(inputs), dtype=np.float64)
-        residual = v - predicted
-
         if self._tau > 0:
             weight = -np.expm1(-dt / self._tau)
-            level = np.where(first, v, level + weight * (v - level))
+            self._level[s] = np.where(first, v, level + weight * (v - level))
         else:
-            level = v
-        self._level[s] = level
+            self._level[s] = v
         self._last_value[s] = v
         self._last_time[s] = t
         self._count[s] += 1
+        return points, s, t, v, inputs
 
+    def _predict(self, rounds: list[StepInputs]) -> list[FloatArray]:
+        """Each round's predictions: one call for them all if the predictor takes groups."""
+        if len(rounds) == 1 or not predicts_groups(self.predictor):
+            return [np.asarray(self.predictor.predict(i), dtype=np.float64) for i in rounds]
+        sizes = [len(i.column) for i in rounds]
+        inputs = StepInputs(
+            np.concatenate([i.column for i in rounds]),
+            np.concatenate([i.snapshot for i in rounds]),
+            np.concatenate([i.previous for i in rounds]),
+            np.concatenate([i.level for i in rounds]),
+            np.concatenate([i.dt for i in rounds]),
+            np.concatenate([i.twin for i in rounds]),
+            self._twin_ids,
+            True,
+            np.repeat(np.arange(len(rounds), dtype=np.intp), sizes),
+        )
+        predicted = np.asarray(self.predictor.predict(inputs), dtype=np.float64)
+        return np.split(predicted, np.cumsum(sizes[:-1]).tolist())
+
+    def _score(
+        self,
+        points: IntArray,
+        s: IntArray,
+        t: NDArray[np.int64],
+        v: FloatArray,
+        predicted: FloatArray,
+        alerts: list[DriftAlert],
+        out: BatchDetail | None,
+    ) -> tuple[int, int, int]:
+        """One round's residuals: warm-up, evidence, detectors, alerts."""
+        residual = v - predicted
         ok = np.isfinite(residual)
         ready = self._ready[s]
-        warm = ok & ~ready
-        if warm.any():
-            self._warm_up(s[warm], residual[warm])
+        n = len(s)
+        n_ok = int(np.count_nonzero(ok))
         live = ok & ready
         n_live = int(np.count_nonzero(live))
+        n_warm = n_ok - n_live
+        if n_warm:
+            warm = ok & ~ready
+            self._warm_up(s[warm], residual[warm])
         if out is not None:
             out.predicted[points] = predicted
             out.residual[points] = residual
-        if ok.any():
+        # Once streams are warm, every point of a round usually goes on: no selection then.
+        if n_ok == n:
+            self._push_evidence(s, residual, t)
+        elif n_ok:
             self._push_evidence(s[ok], residual[ok], t[ok])
         if n_live == 0:
-            return 0, int(np.count_nonzero(warm)), int(np.count_nonzero(~ok))
-        ls = s[live]
-        lr = residual[live]
-        lt = t[live]
+            return 0, n_warm, n - n_ok
+        if n_live == n:
+            ls, lr, lt, lp = s, residual, t, points
+        else:
+            ls, lr, lt, lp = s[live], residual[live], t[live], points[live]
         z = (lr - self._center[ls]) / self._scale[ls]
         ref = self._ref[ls]
         if out is not None:
-            out.z[points[live]] = z
+            out.z[lp] = z
         for j, detector in enumerate(self.policy.detectors):
             alarm, statistic, threshold = detector.update(self._states[j], ls, z, lr, ref)
             if out is not None:
-                out.alarms[points[live], j] = alarm
-                out.statistics[points[live], j] = statistic
+                out.alarms[lp, j] = alarm
+                out.statistics[lp, j] = statistic
             if alarm.any():
                 self._alert(j, ls[alarm], lt[alarm], statistic[alarm], threshold[alarm], alerts)
-        return n_live, int(np.count_nonzero(warm)), int(np.count_nonzero(~ok))
+        return n_live, n_warm, n - n_ok
 
     def _warm_up(self, ws: IntArray, wr: FloatArray) -> None:
         """Accumulate warm-up residuals; streams that have enough get their scale."""
@@ -489,25 +549,52 @@ class DriftMonitor:
         threshold: FloatArray,
         alerts: list[DriftAlert],
     ) -> None:
-        """Alerts for alarmed streams outside their cooldown (alarms are rare: plain Python)."""
+        """Alerts for alarmed (distinct) streams outside their cooldown, with the evidence
+        figures of all of them computed together."""
         name = self.policy.detectors[j].name
-        for slot, time_us, stat, thr in zip(
-            slots.tolist(), times.tolist(), statistic.tolist(), threshold.tolist(), strict=True
-        ):
-            if time_us - int(self._last_alert[slot, j]) < self._cooldown_us:
-                continue
-            self._last_alert[slot, j] = time_us
-            count = int(self._ev_n[slot])
-            values = self._ev_r[slot, :count]
-            stamps = self._ev_t[slot, :count]
-            evidence = ResidualEvidence(
-                float(values.mean()),
-                float(values.std(ddof=1)) if count > 1 else 0.0,
-                count,
-                int(stamps.min()),
-                int(stamps.max()),
+        due = times - self._last_alert[slots, j] >= self._cooldown_us
+        if not due.all():
+            slots, times, statistic, threshold = (
+                slots[due],
+                times[due],
+                statistic[due],
+                threshold[due],
             )
-            twin, field = self._stream_keys[slot]
+            if slots.size == 0:
+                return
+        self._last_alert[slots, j] = times
+        counts = self._ev_n[slots]
+        mean = np.empty(slots.size)
+        sd = np.zeros(slots.size)
+        start = np.empty(slots.size, dtype=np.int64)
+        end = np.empty(slots.size, dtype=np.int64)
+        # Streams with as many residuals in evidence share one reduction over rows (the same
+        # figures as the stream's own: each row is reduced along its length).
+        for count in np.unique(counts).tolist():
+            group = np.flatnonzero(counts == count)
+            rows = slots[group]
+            values = self._ev_r[rows, :count]
+            stamps = self._ev_t[rows, :count]
+            mean[group] = values.mean(axis=1)
+            if count > 1:
+                sd[group] = values.std(axis=1, ddof=1)
+            start[group] = stamps.min(axis=1)
+            end[group] = stamps.max(axis=1)
+        keys = self._stream_keys
+        for slot, time_us, stat, thr, count, m, d, t0, t1 in zip(
+            slots.tolist(),
+            times.tolist(),
+            statistic.tolist(),
+            threshold.tolist(),
+            counts.tolist(),
+            mean.tolist(),
+            sd.tolist(),
+            start.tolist(),
+            end.tolist(),
+            strict=True,
+        ):
+            twin, field = keys[slot]
+            evidence = ResidualEvidence(m, d, count, t0, t1)
             alerts.append(DriftAlert(twin, field, name, time_us, stat, thr, evidence))
 
 

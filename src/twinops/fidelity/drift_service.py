@@ -15,8 +15,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Any
 
 import numpy as np
 
@@ -35,14 +36,16 @@ from twinops.models.service import ModelService
 from twinops.registry.entities import NAME_PATTERN, PRODUCTION, ModelVersion
 from twinops.registry.service import RegistryService
 from twinops.security.entities import AuditEntry
+from twinops.sim.model import ModelSignature, VectorModel
+from twinops.sim.references import resolve_model
+
+# Imported with the service, not on the first ingested batch (whose latency would pay it).
+from twinops.sim.snapshot import bound_parameters
 from twinops.state.entities import AcceptedPoint
 from twinops.timeutil import Clock, system_clock
 from twinops.twins.entities import EventType, NewEvent
 from twinops.twins.service import TwinService
 from twinops.twins.store import EventStore
-
-if TYPE_CHECKING:
-    from twinops.sim.model import ModelSignature
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,25 @@ class WatchedModel:
     version: ModelVersion
     policy: DriftPolicy
     predictor: str
+
+
+@dataclass
+class _TwinModels:
+    """A tenant's twins' DTDL models as cached, and the inverse: each model's twins."""
+
+    stamp: float
+    model_of: dict[str, str]
+    twins_of: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def among(self, model: str | None, twin_ids: set[str]) -> set[str]:
+        """The twins among ``twin_ids`` that run ``model`` (None: whose model is unknown)."""
+        if model is None:
+            return {t for t in twin_ids if t not in self.model_of}
+        twins = self.twins_of.get(model)
+        if twins is None:
+            twins = frozenset(t for t, m in self.model_of.items() if m == model)
+            self.twins_of[model] = twins
+        return twin_ids & twins
 
 
 def parse_policy(body: Any) -> tuple[DriftPolicy, str]:
@@ -110,7 +132,7 @@ class DriftService:
         self._clock = clock
         self._lock = threading.Lock()
         self._watched: dict[str, tuple[float, list[WatchedModel]]] = {}
-        self._twin_models: dict[str, tuple[float, dict[str, str]]] = {}
+        self._twin_models: dict[str, _TwinModels] = {}
         self._monitors: dict[tuple[str, str, int], DriftMonitor] = {}
         # The fields a model predicts (outputs bound to telemetry): its inputs are read, not
         # judged, since the model has nothing to say about them.
@@ -177,14 +199,15 @@ class DriftService:
         alerts: list[DriftAlert] = []
         for watched in watching:
             # Per batch, not per point: which twins run this model; then one pass to select.
-            mine = {t for t in twin_ids if models.get(t) == watched.version.twin_model}
+            mine = models.among(watched.version.twin_model, twin_ids)
             if not mine:
                 continue
             monitor = self._monitor(tenant, watched, mine)
             chosen, chosen_twins = points, twins
             if len(mine) < len(twin_ids):
-                chosen = [p for p in points if p.twin_id in mine]
-                chosen_twins = [p.twin_id for p in chosen]
+                keep = list(map(mine.__contains__, twins))
+                chosen = list(compress(points, keep))
+                chosen_twins = list(compress(twins, keep))
             # Columns built once (list comprehensions: the fastest attribute reads), no
             # per-point objects; the monitor reads values that are not numbers as NaN.
             outcome = monitor.update(
@@ -199,19 +222,20 @@ class DriftService:
             self._raise_alerts(tenant, watching, alerts)
         return alerts
 
-    def _models_of(self, tenant: str, twin_ids: set[str]) -> dict[str, str]:
+    def _models_of(self, tenant: str, twin_ids: set[str]) -> _TwinModels:
         """Each twin's DTDL model, cached with the policies (a twin rarely changes model)."""
         now = time.monotonic()
         with self._lock:
-            stamp, known = self._twin_models.get(tenant, (now, {}))
-            if now - stamp >= _POLICY_TTL:
-                stamp, known = now, {}
-        missing = twin_ids - known.keys()
+            cached = self._twin_models.get(tenant)
+            if cached is None or now - cached.stamp >= _POLICY_TTL:
+                cached = _TwinModels(now, {})
+        missing = twin_ids - cached.model_of.keys()
         if missing:
-            known = {**known, **self._twins.models_of(tenant, sorted(missing))}
+            found = self._twins.models_of(tenant, sorted(missing))
+            cached = _TwinModels(cached.stamp, {**cached.model_of, **found})
             with self._lock:
-                self._twin_models[tenant] = (stamp, known)
-        return known
+                self._twin_models[tenant] = cached
+        return cached
 
     def _watching(self, tenant: str) -> list[WatchedModel]:
         now = time.monotonic()
@@ -239,7 +263,12 @@ class DriftService:
                 del self._monitors[old]  # production moved: the old version's monitor retires
             self._predicted.pop((tenant, watched.name), None)
             predictor = self._predictor(tenant, watched, twins)
-            monitor = DriftMonitor(watched.policy, predictor)
+            # Room from the start for the streams of the twins at hand (a twin may report fields
+            # the model does not read): no growing on the way; big state arrays start as zeros.
+            fields = 2 * len(predictor.fields or ()) or 4
+            monitor = DriftMonitor(
+                watched.policy, predictor, capacity=max(256, len(twins) * fields)
+            )
             self._monitors[key] = monitor
         elif watched.predictor == "model":
             self._add_twins(tenant, watched, monitor, twins)
@@ -250,9 +279,6 @@ class DriftService:
             return EwmaPredictor(60.0)
         if watched.predictor == "persistence":
             return PersistencePredictor()
-        from twinops.sim.model import VectorModel
-        from twinops.sim.references import resolve_model
-
         model = resolve_model(watched.version.model_ref)
         if not isinstance(model, VectorModel):
             log.warning("%s is not vectorized: drift uses persistence", watched.version.key)
@@ -280,8 +306,6 @@ class DriftService:
         self, tenant: str, watched: WatchedModel, twin_ids: set[str], signature: ModelSignature
     ) -> dict[str, dict[str, float]]:
         """Each twin's bound parameters (ratedFlow, ...) under the version's own parameters."""
-        from twinops.sim.snapshot import bound_parameters
-
         found = self._twins.get_many(tenant, twin_ids)
         params: dict[str, dict[str, float]] = {}
         for twin_id in sorted(twin_ids):
@@ -299,7 +323,7 @@ class DriftService:
         self, tenant: str, watching: Sequence[WatchedModel], alerts: Sequence[DriftAlert]
     ) -> None:
         watched_for: dict[str, WatchedModel] = {}
-        models = self._models_of(tenant, {a.twin for a in alerts})
+        models = self._models_of(tenant, {a.twin for a in alerts}).model_of
         for w in watching:
             if w.version.twin_model:
                 watched_for[w.version.twin_model] = w

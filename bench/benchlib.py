@@ -370,12 +370,12 @@ class FleetBatches:
 # -- loading through the service ------------------------------------------------------------
 
 
-def open_platform(data_dir: Path, database_url: str = "") -> Any:
-    """``Platform.open`` on a data folder (and optionally another database)."""
+def open_platform(data_dir: Path, database_url: str = "", **settings: Any) -> Any:
+    """``Platform.open`` on a data folder (and optionally another database, other settings)."""
     from twinops.config import Settings
     from twinops.platform import Platform
 
-    return Platform.open(Settings(data_dir=data_dir, database_url=database_url))
+    return Platform.open(Settings(data_dir=data_dir, database_url=database_url, **settings))
 
 
 def upload_models(platform: Any, tenant: str) -> None:

@@ -46,6 +46,7 @@ class Settings:
     # this many points, or number this many segments.
     history_compact_points: int = 100_000
     history_compact_segments: int = 64
+    history_compact_background: bool = True  # false: compact inside the ingest call
     mqtt_url: str = ""
     mqtt_client_id: str = "twinops-ingest"
     mqtt_topic_prefix: str = "twinops"

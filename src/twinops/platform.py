@@ -90,7 +90,7 @@ class Platform:
         compaction = CompactionPolicy(
             points=max(1, settings.history_compact_points),
             segments=segments,
-            background=True,
+            background=settings.history_compact_background,
             keep_segments=min(8, segments // 2),
         )
         state = SqlStateStore(db, compaction)

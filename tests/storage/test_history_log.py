@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select, text
 
 from twinops.state.entities import AcceptedPoint
-from twinops.storage import Database, open_database
+from twinops.storage import Database, open_database, sql_history
 from twinops.storage.history_codec import build, decode, encode
 from twinops.storage.migrations import alembic_config
 from twinops.storage.schema import telemetry_blocks, telemetry_segments
@@ -324,3 +324,18 @@ def blocks_with_ends(database: Database, tenant: str) -> list[tuple[int, int]]:
             )
         )
         return [tuple(r) for r in rows]
+
+
+def test_the_segment_cache_forgets_compacted_segments_and_keeps_to_its_budget(
+    database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eager = SqlStateStore(database, EAGER)
+    eager.apply(tenant, [AcceptedPoint("a", "x", T0, 1.0, "s")], [], T0)
+    assert not eager.history_log._cache  # written, cached, compacted, forgotten
+    monkeypatch.setattr(sql_history, "_CACHE_POINTS", 10)
+    store = SqlStateStore(database)
+    for i in range(6):
+        batch = [AcceptedPoint("b", "x", T0 + i * 10 + k, float(k), "s") for k in range(4)]
+        store.apply(tenant, batch, [], T0)
+    assert store.history_log._cached_points <= 10
+    assert len(store.history(tenant, "b", "x", start=None, end=None, limit=99).items) == 24

@@ -39,7 +39,8 @@ MAX_LEVEL = 2  # blocks of this level are never merged again
 # (about 60 KiB) however dense a field's day is.
 BLOCK_POINTS = 2048
 log = logging.getLogger(__name__)
-_CACHE_SEGMENTS = 512
+# Decoded segments a process keeps (by points: a segment holds one batch, up to 50k points).
+_CACHE_POINTS = 400_000
 _MERGES_PER_TRANSACTION = 32
 _MERGES_PER_COMPACTION = 1024
 _IN_CHUNK = 400
@@ -122,6 +123,7 @@ class HistoryLog:
         self.policy = policy or CompactionPolicy()
         self._cache: OrderedDict[tuple[int, int, int], _Segment] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._cached_points = 0
         self._compacting = threading.Lock()  # one compaction at a time in this process
         self._wake = threading.Condition()
         self._pending: set[str] = set()
@@ -175,9 +177,25 @@ class HistoryLog:
     def remember(self, fresh: Fresh) -> None:
         """Cache a segment this process wrote, once its transaction has committed."""
         with self._cache_lock:
-            self._cache[fresh.key] = fresh.segment
-            while len(self._cache) > _CACHE_SEGMENTS:
-                self._cache.popitem(last=False)
+            self._cache_segments({fresh.key: fresh.segment})
+
+    def _cache_segments(self, segments: dict[tuple[int, int, int], _Segment]) -> None:
+        """Add decoded segments, dropping the least recently used beyond the point budget."""
+        for key, segment in segments.items():
+            if key not in self._cache:
+                self._cache[key] = segment
+                self._cached_points += key[2]
+        while self._cached_points > _CACHE_POINTS and len(self._cache) > 1:
+            (_, _, points), _ = self._cache.popitem(last=False)
+            self._cached_points -= points
+
+    def _forget_segments(self, ids: Iterable[int]) -> None:
+        """Drop compacted segments from the cache (they are never listed again)."""
+        gone = set(ids)
+        with self._cache_lock:
+            for key in [key for key in self._cache if key[0] in gone]:
+                del self._cache[key]
+                self._cached_points -= key[2]
 
     def lookup(
         self, conn: Connection, tenant: str, keys: Iterable[PointKey]
@@ -374,10 +392,7 @@ class HistoryLog:
             for segment_id, payload in rows:
                 found[missing[segment_id]] = _Segment(codec.decode(payload))
         with self._cache_lock:
-            for key in missing.values():
-                self._cache[key] = found[key]
-            while len(self._cache) > _CACHE_SEGMENTS:
-                self._cache.popitem(last=False)
+            self._cache_segments({key: found[key] for key in missing.values()})
         return [found[key] for key in keys]
 
     # -- compaction and trimming --------------------------------------------------------------
@@ -424,6 +439,7 @@ class HistoryLog:
             _insert_blocks(conn, rows)
             for chunk in _chunks(ids):
                 conn.execute(delete(telemetry_segments).where(telemetry_segments.c.id.in_(chunk)))
+        self._forget_segments(ids)
         self._merge(tenant, sorted({row[3] for row in rows}))
         return len(columns)
 
@@ -507,11 +523,6 @@ class HistoryLog:
             )
             deleted += len(columns) - len(kept)
         return deleted
-
-    def forget_cache(self) -> None:
-        """Drop the decoded segments this process holds (tests; memory pressure)."""
-        with self._cache_lock:
-            self._cache.clear()
 
 
 def _blocks_of_field_days(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 # Decoded segments a process keeps (by points: a segment holds one batch, up to 50k points).
 _CACHE_POINTS = 400_000
 _MERGES_PER_TRANSACTION = 32
+_RUNS_PER_PAUSE = 256
+_PAUSE_SECONDS = 0.002
 _MERGES_PER_COMPACTION = 1024
 _IN_CHUNK = 400
 StreamKey = tuple[str, str]
@@ -425,7 +428,8 @@ class HistoryLog:
             # The oldest segments by id are the ones listed first.
             segments = self._segments(conn, tenant, None, None)[: len(ids)]
         columns = codec.concat([s.columns for s in segments])
-        rows = _block_rows(tenant, columns, level=0)
+        background = threading.current_thread() is self._worker
+        rows = _block_rows(tenant, columns, level=0, pace=background)
         with self._db.write() as conn:
             self.lock(conn, tenant)
             still = sum(
@@ -602,7 +606,9 @@ def _insert_blocks(conn: Connection, rows: Sequence[BlockRow]) -> None:
     conn.exec_driver_sql(sql, list(rows))
 
 
-def _block_rows(tenant: str, columns: codec.Columns, *, level: int) -> list[BlockRow]:
+def _block_rows(
+    tenant: str, columns: codec.Columns, *, level: int, pace: bool = False
+) -> list[BlockRow]:
     """Block rows of segment columns: per (stream, day), at most ``BLOCK_POINTS`` each."""
     assert columns.stream_idx is not None
     days = columns.times // DAY_US
@@ -619,7 +625,13 @@ def _block_rows(tenant: str, columns: codec.Columns, *, level: int) -> list[Bloc
         size = -(-(stop - start) // pieces)
         runs.extend((a, min(a + size, stop)) for a in range(start, stop, size))
     times = ordered.times
-    payloads = codec.encode_runs(ordered, runs)
+    payloads: list[bytes] = []
+    for first in range(0, len(runs), _RUNS_PER_PAUSE):
+        payloads += codec.encode_runs(ordered, runs[first : first + _RUNS_PER_PAUSE])
+        if pace:
+            # A background compactor lets request threads take the GIL between slices,
+            # so ingest latency does not wait on the whole build.
+            time.sleep(_PAUSE_SECONDS)
     rows: list[BlockRow] = []
     for (start, stop), payload in zip(runs, payloads, strict=True):
         twin_id, name = columns.streams[int(streams[start])]

@@ -79,7 +79,7 @@ def select_where_in(
     values: Sequence[Any],
 ) -> list[tuple[Any, ...]]:
     """``columns`` of the tenant's rows whose ``column`` is one of ``values``."""
-    marker = _marker(conn)
+    marker = sql_marker(conn)
     found: list[tuple[Any, ...]] = []
     per_chunk = 500
     for start in range(0, len(values), per_chunk):
@@ -99,7 +99,8 @@ def select_where_in(
     return found
 
 
-def _marker(conn: Connection) -> str:
+def sql_marker(conn: Connection) -> str:
+    """The DB-API parameter marker of the connection's driver."""
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
@@ -114,7 +115,7 @@ def _multi_row_inserts(
     """Execute ``INSERT ... VALUES (...), (...) <tail>`` per chunk; yield each result."""
     if not rows:
         return
-    marker = _marker(conn)
+    marker = sql_marker(conn)
     postgres = conn.dialect.name == "postgresql"
     cell = [
         f"CAST({marker} AS JSONB)" if postgres and name in json_columns else marker

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from twinops.state.entities import AcceptedPoint
 from twinops.storage import history_codec as codec
+from twinops.storage.bulk import sql_marker
 from twinops.storage.database import Database
 from twinops.storage.schema import telemetry_blocks, telemetry_segments
 
@@ -367,8 +368,14 @@ class HistoryLog:
         self, conn: Connection, tenant: str, start: int | None, end: int | None
     ) -> list[_Segment]:
         """The tenant's segments with points in the range, decoded (cached per process)."""
+        return self._decoded(conn, self._segment_keys(conn, tenant, start, end))
+
+    def _segment_keys(
+        self, conn: Connection, tenant: str, start: int | None, end: int | None
+    ) -> list[tuple[int, int, int]]:
+        """(id, first time, points) of the tenant's segments with points in the range, by id."""
         # Plain SQL: every read lists segments, and this is cheaper to run than to build.
-        m = "%s" if conn.dialect.name == "postgresql" else "?"
+        m = sql_marker(conn)
         sql = f"SELECT id, first_time, points FROM {telemetry_segments.name} WHERE tenant = {m}"
         params: list[Any] = [tenant]
         if start is not None:
@@ -378,7 +385,10 @@ class HistoryLog:
             sql += f" AND first_time < {m}"
             params.append(end)
         rows = conn.exec_driver_sql(sql + " ORDER BY id", tuple(params))
-        keys = [(int(i), int(first), int(points)) for i, first, points in rows]
+        return [(int(i), int(first), int(points)) for i, first, points in rows]
+
+    def _decoded(self, conn: Connection, keys: Sequence[tuple[int, int, int]]) -> list[_Segment]:
+        """The segments of ``keys``, from the cache or decoded (and then cached)."""
         found: dict[tuple[int, int, int], _Segment] = {}
         with self._cache_lock:
             for key in keys:
@@ -415,18 +425,12 @@ class HistoryLog:
 
     def _compact(self, tenant: str) -> int:
         with self._db.snapshot() as conn:
-            ids = list(
-                conn.execute(
-                    select(telemetry_segments.c.id)
-                    .where(telemetry_segments.c.tenant == tenant)
-                    .order_by(telemetry_segments.c.id)
-                ).scalars()
-            )
-            ids = ids[: max(0, len(ids) - self.policy.keep_segments)]
-            if not ids:
+            keys = self._segment_keys(conn, tenant, None, None)
+            keys = keys[: max(0, len(keys) - self.policy.keep_segments)]
+            if not keys:
                 return 0
-            # The oldest segments by id are the ones listed first.
-            segments = self._segments(conn, tenant, None, None)[: len(ids)]
+            segments = self._decoded(conn, keys)
+        ids = [segment_id for segment_id, _, _ in keys]
         columns = codec.concat([s.columns for s in segments])
         background = threading.current_thread() is self._worker
         rows = _block_rows(tenant, columns, level=0, pace=background)
@@ -537,7 +541,7 @@ def _blocks_of_field_days(
     Plain SQL with an OR of whole terms (each one seek on the field index): building the
     same statement as SQLAlchemy expressions cost more than running it.
     """
-    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    marker = sql_marker(conn)
     term = (
         f"(twin_id = {marker} AND name = {marker} AND day = {marker}"
         f" AND first_time <= {marker} AND last_time + 0 >= {marker})"  # + 0: see _unindexed
@@ -554,7 +558,7 @@ def _blocks_of_field_days(
 
 def _newest_blocks_sql(conn: Connection) -> str:
     """The blocks that can hold a field's newest point at or before a time (see as-of)."""
-    m = "%s" if conn.dialect.name == "postgresql" else "?"
+    m = sql_marker(conn)
     return (
         f"SELECT b.payload FROM {telemetry_blocks.name} b,"
         f" (SELECT day, first_time FROM {telemetry_blocks.name}"
@@ -598,7 +602,7 @@ def _insert_blocks(conn: Connection, rows: Sequence[BlockRow]) -> None:
     """Insert block rows (``_BLOCK_COLUMNS`` order) with one driver-level executemany."""
     if not rows:
         return
-    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    marker = sql_marker(conn)
     sql = (
         f"INSERT INTO {telemetry_blocks.name} ({', '.join(_BLOCK_COLUMNS)})"
         f" VALUES ({', '.join([marker] * len(_BLOCK_COLUMNS))})"

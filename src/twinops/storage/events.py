@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from twinops.storage.bulk import insert_rows
 from twinops.storage.database import Database
 from twinops.storage.schema import events
-from twinops.twins.entities import Event, NewEvent
+from twinops.twins.entities import Event, EventType, NewEvent
 from twinops.twins.store import EventStore
+
+_EVENT_COLUMNS = ("tenant", "type", "subject", "occurred_at", "data")
 
 
 def append_events(conn: Connection, new_events: Sequence[NewEvent]) -> None:
@@ -20,8 +23,30 @@ def append_events(conn: Connection, new_events: Sequence[NewEvent]) -> None:
     insert_rows(
         conn,
         events,
-        ("tenant", "type", "subject", "occurred_at", "data"),
+        _EVENT_COLUMNS,
         [(e.tenant, str(e.type), e.subject, e.occurred_at, dict(e.data)) for e in new_events],
+        json_columns=frozenset({"data"}),
+    )
+
+
+def append_subject_events(
+    conn: Connection,
+    tenant: str,
+    event_type: EventType,
+    occurred_at: int,
+    data_by_subject: Iterable[tuple[str, Mapping[str, Any]]],
+) -> None:
+    """Append one event of a type per subject, in the given order, inside the caller's transaction.
+
+    For thousands of events a batch (one per twin an ingest batch moved), without a
+    :class:`NewEvent` per event.
+    """
+    type_name = str(event_type)
+    insert_rows(
+        conn,
+        events,
+        _EVENT_COLUMNS,
+        [(tenant, type_name, subject, occurred_at, data) for subject, data in data_by_subject],
         json_columns=frozenset({"data"}),
     )
 

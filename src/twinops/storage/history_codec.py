@@ -101,6 +101,10 @@ def joined_number(number: float) -> int | float:
     return int(number) if number.is_integer() and abs(number) < _NUM_LIMIT else number
 
 
+# Exactly these types (a bool is an int subclass, and is not stored as a number).
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
 def is_number(value: Any) -> bool:
     """True for values stored in the numeric column (not bools)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
@@ -116,14 +120,17 @@ def build(
 ) -> Columns:
     """Columns from per-point Python values (``sources`` and ``streams`` per point)."""
     n = len(times)
-    nums = np.empty(n, dtype=np.float64)
     others: dict[int, Any] = {}
-    for i, value in enumerate(values):
-        if is_number(value):
-            nums[i] = value
-        else:
-            nums[i] = np.nan
-            others[i] = value
+    if set(map(type, values)) <= _PLAIN_NUMBERS:  # live telemetry: one conversion for all
+        nums = np.array(values, dtype=np.float64)
+    else:
+        nums = np.empty(n, dtype=np.float64)
+        for i, value in enumerate(values):
+            if is_number(value):
+                nums[i] = value
+            else:
+                nums[i] = np.nan
+                others[i] = value
     source_names, source_idx = _dictionary(sources)
     stream_names: tuple[tuple[str, str], ...] = ()
     stream_idx = None
@@ -185,7 +192,7 @@ def encode(columns: Columns) -> bytes:
     """The payload of ``columns``."""
     header: dict[str, Any] = {"n": len(columns), "sources": list(columns.sources)}
     if columns.stream_idx is not None:
-        header["streams"] = [list(s) for s in columns.streams]
+        header["streams"] = columns.streams  # tuples: JSON arrays to orjson and json alike
     if columns.others:
         header["others"] = [[pos, value] for pos, value in columns.others.items()]
     try:

@@ -214,6 +214,15 @@ current_state = Table(
     Column("source", String(256), nullable=False),
 )
 
+# Bumped by every write to a tenant's current state, so a process may cache what the state
+# shows and trust the cache only while the version is the one its own last write left.
+state_versions = Table(
+    "state_versions",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
 message_ids = Table(
     "message_ids",
     metadata,
@@ -437,6 +446,7 @@ __all__ = [
     "quarantine",
     "relationships",
     "retention_policies",
+    "state_versions",
     "telemetry_blocks",
     "telemetry_segments",
     "tenants",

@@ -23,9 +23,9 @@ from twinops.state.entities import (
     Window,
 )
 from twinops.state.store import StateStore
-from twinops.storage.bulk import select_where_in, upsert_newer_rows
+from twinops.storage.bulk import upsert_newer_rows
 from twinops.storage.database import Database
-from twinops.storage.events import append_events
+from twinops.storage.events import append_subject_events
 from twinops.storage.history_codec import joined_number
 from twinops.storage.schema import (
     current_state,
@@ -33,9 +33,10 @@ from twinops.storage.schema import (
     message_ids,
     quarantine,
 )
+from twinops.storage.shown_cache import ShownCache
 from twinops.storage.sql_history import CompactionPolicy, HistoryLog
 from twinops.storage.upsert import add_counts, insert_ignoring_conflicts
-from twinops.twins.entities import EventType, NewEvent
+from twinops.twins.entities import EventType
 from twinops.twins.store import Page
 
 _CHUNK = 400
@@ -60,7 +61,12 @@ def _split(value: Any) -> tuple[float | None, Any]:
 
 def _point_row(tenant: str, point: AcceptedPoint, ingest_time: int) -> tuple[Any, ...]:
     """A point as a row of ``current_state``, in ``_CURRENT_COLUMNS`` order."""
-    value_num, value_json = _split(point.value)
+    value = point.value
+    value_num: float | None
+    if type(value) is float:  # the common case, without _split's type tests
+        value_num, value_json = value, None
+    else:
+        value_num, value_json = _split(value)
     return (
         tenant,
         point.twin_id,
@@ -105,6 +111,7 @@ class SqlStateStore(StateStore):
     def __init__(self, db: Database, compaction: CompactionPolicy | None = None) -> None:
         self._db = db
         self.history_log = HistoryLog(db, compaction)
+        self._shown = ShownCache()
 
     def close(self) -> None:
         """Stop compacting history in the background."""
@@ -120,14 +127,19 @@ class SqlStateStore(StateStore):
         with tracing.span("state.apply", {"twinops.points": len(points)}), self._db.write() as conn:
             self.history_log.lock(conn, tenant)
             fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
-            shown = self._shown(conn, tenant, fresh)
-            new, duplicates, conflicts = self._new_points(conn, tenant, fresh, shown)
+            read = self._shown.read(conn, tenant, {p.twin_id for p in fresh})
+            new, duplicates, conflicts = self._new_points(conn, tenant, fresh, read.shown)
             written = self.history_log.append(conn, tenant, new, ingest_time)
             rejected = [*rejected, *conflicts]
-            late = self._apply_current(conn, tenant, new, shown, ingest_time)
+            moved, late = self._apply_current(conn, tenant, new, read.shown, ingest_time)
+            if moved:
+                self._shown.bump(conn, tenant)
             self._quarantine(conn, tenant, rejected, ingest_time)
             self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
             compact = bool(new) and self.history_log.needs_compaction(conn, tenant)
+        self._shown.committed(
+            tenant, read, ((p.twin_id, p.name, p.event_time) for p in moved), bumped=bool(moved)
+        )
         if written is not None:
             self.history_log.remember(written)
         if compact:
@@ -167,25 +179,6 @@ class SqlStateStore(StateStore):
                 seen.add(p.message_id)  # a later point of this batch with the id is a repeat
             fresh.append(p)
         return fresh, repeated
-
-    def _shown(
-        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint]
-    ) -> dict[tuple[str, str], int]:
-        """The event time each field of the batch's twins shows now (its current state)."""
-        # Every field of the batch's twins: fewer parameters than (twin, field) pairs, and a
-        # prefix of the primary key.
-        twins = sorted({p.twin_id for p in points})
-        return {
-            (twin_id, name): event_time
-            for twin_id, name, event_time in select_where_in(
-                conn,
-                current_state,
-                ("twin_id", "name", "event_time"),
-                tenant=tenant,
-                column="twin_id",
-                values=twins,
-            )
-        }
 
     def _new_points(
         self,
@@ -228,23 +221,36 @@ class SqlStateStore(StateStore):
         conn: Connection,
         tenant: str,
         points: Sequence[AcceptedPoint],
-        stored: dict[tuple[str, str], int],
+        shown: dict[tuple[str, str], int],
         now: int,
-    ) -> dict[tuple[str, str], int]:
-        """Move current state forward to the newest event per field; count the late points."""
+    ) -> tuple[list[AcceptedPoint], dict[tuple[str, str], int]]:
+        """Move current state forward to the newest event per field.
+
+        The points that moved a field, and per field the number of late points (older than
+        what the field already showed before the batch).
+        """
         newest: dict[tuple[str, str], AcceptedPoint] = {}
+        late: dict[tuple[str, str], int] = {}
         for p in points:
-            known = newest.get((p.twin_id, p.name))
+            key = (p.twin_id, p.name)
+            known = newest.get(key)
             if known is None or p.event_time > known.event_time:
-                newest[p.twin_id, p.name] = p
-        late: dict[tuple[str, str], int] = defaultdict(int)
-        for p in points:
-            # Late: an event older than what the field already shows (stored or in this batch).
-            shown = max(stored.get((p.twin_id, p.name), -1), -1)
-            if p.event_time < shown:
-                late[p.twin_id, p.name] += 1
-        changed = [p for key, p in newest.items() if p.event_time > stored.get(key, -1)]
-        rows = [_point_row(tenant, p, now) for p in changed]
+                newest[key] = p
+            before = shown.get(key)
+            if before is not None and p.event_time < before:
+                late[key] = late.get(key, 0) + 1
+        moved = []
+        rows = []
+        fields_by_twin: dict[str, dict[str, Any]] = {}
+        for key, p in newest.items():
+            before = shown.get(key)
+            if before is None or p.event_time > before:
+                moved.append(p)
+                rows.append(_point_row(tenant, p, now))
+                fields = fields_by_twin.get(p.twin_id)
+                if fields is None:
+                    fields = fields_by_twin[p.twin_id] = {}
+                fields[p.name] = {"value": p.value, "time": p.event_time}
         upsert_newer_rows(
             conn,
             current_state,
@@ -254,17 +260,14 @@ class SqlStateStore(StateStore):
             newer="event_time",
             json_columns=frozenset({"value_json"}),
         )
-        by_twin: dict[str, dict[str, Any]] = defaultdict(dict)
-        for p in changed:
-            by_twin[p.twin_id][p.name] = {"value": p.value, "time": p.event_time}
-        append_events(
+        append_subject_events(
             conn,
-            [
-                NewEvent(tenant, EventType.TELEMETRY_APPLIED, twin_id, now, {"fields": fields})
-                for twin_id, fields in sorted(by_twin.items())
-            ],
+            tenant,
+            EventType.TELEMETRY_APPLIED,
+            now,
+            [(twin_id, {"fields": fields}) for twin_id, fields in sorted(fields_by_twin.items())],
         )
-        return {k: v for k, v in late.items() if v}
+        return moved, late
 
     def _quarantine(
         self, conn: Connection, tenant: str, rejected: Sequence[Rejected], now: int

@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,8 @@ MAX_LEVEL = 2  # blocks of this level are never merged again
 # (about 60 KiB) however dense a field's day is.
 BLOCK_POINTS = 2048
 log = logging.getLogger(__name__)
+
+_POINT_COLUMNS = attrgetter("event_time", "value", "flags", "source", "twin_id", "name")
 # Decoded segments a process keeps (by points: a segment holds one batch, up to 50k points).
 _CACHE_POINTS = 400_000
 _MERGES_PER_TRANSACTION = 32
@@ -154,14 +157,17 @@ class HistoryLog:
         """
         if not points:
             return None
-        times = [p.event_time for p in points]
+        # Transposed in C: one pass over the points instead of one per column.
+        times, values, flags, sources, twin_ids, names = zip(
+            *map(_POINT_COLUMNS, points), strict=True
+        )
         columns = codec.build(
             times,
-            [p.value for p in points],
+            values,
             ingest_time,
-            [int(p.flags) for p in points],
-            [p.source for p in points],
-            [(p.twin_id, p.name) for p in points],
+            [int(f) for f in flags] if any(flags) else [0] * len(points),
+            sources,
+            list(zip(twin_ids, names, strict=True)),
         )
         first_time = min(times)
         result = conn.execute(

@@ -135,7 +135,9 @@ class SqlStateStore(StateStore):
             if moved:
                 self._shown.bump(conn, tenant)
             self._quarantine(conn, tenant, rejected, ingest_time)
-            self._count(conn, tenant, new, repeated + duplicates, late, rejected, ingest_time)
+            very_late = self._count(
+                conn, tenant, new, repeated + duplicates, late, rejected, ingest_time
+            )
             compact = bool(new) and self.history_log.needs_compaction(conn, tenant)
         self._shown.committed(
             tenant, read, ((p.twin_id, p.name, p.event_time) for p in moved), bumped=bool(moved)
@@ -150,14 +152,15 @@ class SqlStateStore(StateStore):
             late=sum(late.values()),
             quarantined=len(rejected),
             conflicts=tuple(conflicts),
-            # Flag membership runs enum code per point; an unflagged point is a plain falsy int.
-            very_late=sum(1 for p in new if p.flags and PointFlag.VERY_LATE in p.flags),
+            very_late=very_late,
         )
 
     def _drop_seen_message_ids(
         self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
     ) -> tuple[list[AcceptedPoint], list[AcceptedPoint]]:
         ids = sorted({p.message_id for p in points if p.message_id})
+        if not ids:
+            return list(points), []
         seen: set[str] = set()
         for chunk in _chunks(ids):
             stmt = select(message_ids.c.message_id).where(
@@ -301,7 +304,8 @@ class SqlStateStore(StateStore):
         late: dict[tuple[str, str], int],
         rejected: Sequence[Rejected],
         now: int,
-    ) -> None:
+    ) -> int:
+        """Add the batch to the data-quality counts; the number of very late points."""
         counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, -1, 0])
         for p in accepted:
             row = counts[p.twin_id, p.source]
@@ -333,6 +337,7 @@ class SqlStateStore(StateStore):
             for (twin_id, source), (acc, dup, lat, quar, last, very_late) in sorted(counts.items())
         ]
         add_counts(conn, rows)
+        return sum(counted[5] for counted in counts.values())
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ __all__ = [
     "Registry",
     "UnitConverter",
     "canonical",
+    "conversion",
     "convert",
     "convert_many",
     "default_converter",
@@ -722,6 +723,16 @@ class UnitConverter:
         magnitude: Any = self._ureg.Quantity(Fraction(value), source).to(target).magnitude
         return float(magnitude)
 
+    def conversion(self, source_unit: str | None, dtdl_unit: str | None) -> Affine | None:
+        """The map :meth:`convert` applies to numbers; None: it returns them unchanged.
+
+        Raises InvalidInput exactly when :meth:`convert` would for every number, so a caller
+        may apply the map itself: ``value * scale + offset``, then reject non-finite results.
+        """
+        found = self.affine(source_unit, dtdl_unit)  # also checks a target with no source
+        # Identity means "no arithmetic" (-0.0 stays -0.0), not "times 1.0 plus 0.0".
+        return None if found is _IDENTITY else found
+
     def convert(self, value: float, source_unit: str | None, dtdl_unit: str | None) -> float:
         """``value`` in ``source_unit`` expressed in the DTDL unit; None source means canonical."""
         if source_unit is None:
@@ -785,6 +796,11 @@ def canonical(dtdl_unit: str) -> pint.Unit:
 def parse_source_unit(text: str, target: pint.Unit | None = None) -> pint.Unit:
     """The pint unit a source's spelling means, using the default converter."""
     return default_converter().parse_source_unit(text, target)
+
+
+def conversion(source_unit: str | None, dtdl_unit: str | None) -> Affine | None:
+    """The map ``convert`` applies to numbers (None: unchanged), using the default converter."""
+    return default_converter().conversion(source_unit, dtdl_unit)
 
 
 def convert(value: float, source_unit: str | None, dtdl_unit: str | None) -> float:

@@ -18,8 +18,9 @@ from twinops.models.dtdl.elements import (
 )
 from twinops.models.dtdl.walker import pointer_join
 
-_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
-_FLOAT_MAX = 3.4028235e38
+# Bounds of the limited numeric schemas (ingest's fast checks use the same ones).
+INTEGER_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+FLOAT_MAX = 3.4028235e38
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<Y>\d+(?:[.,]\d+)?)Y)?(?:(?P<MO>\d+(?:[.,]\d+)?)M)?(?:(?P<W>\d+(?:[.,]\d+)?)W)?"
     r"(?:(?P<D>\d+(?:[.,]\d+)?)D)?(?:T(?=\d)(?:(?P<H>\d+(?:[.,]\d+)?)H)?"
@@ -77,15 +78,15 @@ def _primitive(schema: PrimitiveSchema, value: Any, path: str) -> list[Violation
     if name in ("double", "float"):  # the common case first: telemetry is mostly numbers
         if not _is_number(value):
             return [_wrong_type(path, name, value)]
-        if name == "float" and abs(value) > _FLOAT_MAX:
+        if name == "float" and abs(value) > FLOAT_MAX:
             return [Violation(path, "range", f"{value} is outside the float range", value)]
         return []
     if name == "boolean":
         return [] if isinstance(value, bool) else [_wrong_type(path, name, value)]
-    if name in _RANGES:
+    if name in INTEGER_RANGES:
         if not _is_int(value):
             return [_wrong_type(path, name, value)]
-        low, high = _RANGES[name]
+        low, high = INTEGER_RANGES[name]
         if not low <= value <= high:
             return [Violation(path, "range", f"{value} is outside the {name} range", value)]
         return []

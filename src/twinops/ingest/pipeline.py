@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -167,7 +167,7 @@ class IngestService:
         if self._late_after <= 0:
             return list(points)
         return [
-            replace(p, flags=p.flags | PointFlag.VERY_LATE)
+            p._replace(flags=p.flags | PointFlag.VERY_LATE)
             if now - p.event_time > self._late_after
             else p
             for p in points

@@ -12,7 +12,8 @@ one step after the other, the last step stamped about now (live telemetry, not l
 Ours:
   * ``in_process``: ``platform.ingest.ingest(tenant, points, source="bench")`` batch after
     batch on a fresh SQLite data folder holding the models and the fleet; only the calls
-    are timed (after one warm-up batch that loads the unit registry);
+    are timed (after one warm-up batch, and after freezing the start-up heap out of the
+    garbage collector's sight as ``twinops serve`` does: ``api.asgi.freeze_startup_heap``);
   * ``http``: ``twinops serve`` (a subprocess on a free port) and ``--clients`` client
     processes (httpx, keep-alive) posting JSON arrays to ``POST /v1/telemetry``, bodies
     encoded beforehand; points/s = 2xx-acknowledged points from the first send to the last
@@ -69,6 +70,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib as b
+
+from twinops.api.asgi import freeze_startup_heap
 
 TENANT = "default"
 SOURCE = "bench"
@@ -219,6 +222,7 @@ def in_process(data_dir: Path, work: Workload) -> dict[str, Any]:
         warm = platform.ingest.ingest(TENANT, work.warmup_points(), source="warmup")
         if warm.errors:
             raise RuntimeError(f"warm-up points were refused: {list(warm.errors)[:3]}")
+        freeze_startup_heap()  # as twinops serve does once the platform is open
         durations: list[float] = []
         counts: Counter[str] = Counter()
         errors: list[dict[str, Any]] = []
@@ -250,6 +254,7 @@ def profile_in_process(data_dir: Path, work: Workload, batches: int, top: int) -
     platform = b.open_platform(data_dir)
     try:
         platform.ingest.ingest(TENANT, work.warmup_points(), source="warmup")
+        freeze_startup_heap()
         chosen = []
         for i, (points, _rows) in enumerate(work.batches()):
             if i >= batches:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from twinops.api.asgi import app_from_environment
 from twinops.config import env_name
+from twinops.ingest.units import default_converter
 
 
 def test_worker_app_serves_the_configured_folder_with_its_startup_heap_frozen(
@@ -26,6 +27,9 @@ def test_worker_app_serves_the_configured_folder_with_its_startup_heap_frozen(
         app = app_from_environment()
         # Start-up objects are out of the collector's reach: full collections skip them.
         assert gc.get_freeze_count() > 10_000
+        # The unit registry too: loaded at start-up, not by the first point with a unit.
+        converter = default_converter()
+        assert all(tracked is not converter for tracked in gc.get_objects())
         platform = app.state.platform
         assert platform.settings.data_dir == tmp_path / "data"
         headers = {"Authorization": "Bearer worker-test-admin-key-0123456789"}

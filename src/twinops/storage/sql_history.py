@@ -495,7 +495,10 @@ class HistoryLog:
         merged = _sorted([codec.decode(payload) for _id, payload in blocks])
         _insert_blocks(
             conn,
-            [_block_row(tenant, twin_id, name, day, level + 1, part) for part in _capped(merged)],
+            [
+                _block_row(tenant, (twin_id, name), day, level + 1, part.times, codec.encode(part))
+                for part in _capped(merged)
+            ],
         )
         conn.execute(delete(telemetry_blocks).where(b.id.in_([i for i, _ in blocks])))
 
@@ -642,23 +645,17 @@ def _block_rows(
             # A background compactor lets request threads take the GIL between slices,
             # so ingest latency does not wait on the whole build.
             time.sleep(_PAUSE_SECONDS)
-    rows: list[BlockRow] = []
-    for (start, stop), payload in zip(runs, payloads, strict=True):
-        twin_id, name = columns.streams[int(streams[start])]
-        rows.append(
-            (
-                tenant,
-                twin_id,
-                name,
-                int(ordered_days[start]),
-                level,
-                int(times[start]),
-                int(times[stop - 1]),
-                stop - start,
-                payload,
-            )
+    return [
+        _block_row(
+            tenant,
+            columns.streams[int(streams[start])],
+            int(ordered_days[start]),
+            level,
+            times[start:stop],
+            payload,
         )
-    return rows
+        for (start, stop), payload in zip(runs, payloads, strict=True)
+    ]
 
 
 def _capped(columns: codec.Columns) -> list[codec.Columns]:
@@ -670,19 +667,11 @@ def _capped(columns: codec.Columns) -> list[codec.Columns]:
 
 
 def _block_row(
-    tenant: str, twin_id: str, name: str, day: int, level: int, columns: codec.Columns
+    tenant: str, stream: StreamKey, day: int, level: int, times: np.ndarray, payload: bytes
 ) -> BlockRow:
-    return (
-        tenant,
-        twin_id,
-        name,
-        day,
-        level,
-        int(columns.times[0]),
-        int(columns.times[-1]),
-        len(columns),
-        codec.encode(columns),
-    )
+    """The row of a block holding the points at ``times`` (sorted), encoded as ``payload``."""
+    twin_id, name = stream
+    return (tenant, twin_id, name, day, level, int(times[0]), int(times[-1]), len(times), payload)
 
 
 def _in_range(columns: codec.Columns, start: int | None, end: int | None) -> codec.Columns:

@@ -339,3 +339,20 @@ def test_the_segment_cache_forgets_compacted_segments_and_keeps_to_its_budget(
         store.apply(tenant, batch, [], T0)
     assert store.history_log._cached_points <= 10
     assert len(store.history(tenant, "b", "x", start=None, end=None, limit=99).items) == 24
+
+
+def test_a_merge_reads_its_field_day_through_the_field_index(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        stmt = sql_history.field_day_blocks("t", "pump-1", "flow", 19_000, 0)
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        with db.read() as conn:
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
+            )
+    finally:
+        db.dispose()
+    # Not the (tenant, day, level) index: that one walks every block of the day.
+    assert "ix_telemetry_blocks_field" in plan, plan

@@ -9,6 +9,7 @@ import pytest
 
 from twinops.state.entities import AcceptedPoint
 from twinops.storage import Database, open_database, shown_cache
+from twinops.storage.bulk import sql_marker
 from twinops.storage.sql_state import SqlStateStore
 
 SECOND = 1_000_000
@@ -20,6 +21,15 @@ def point(
     seconds: int, value: float = 1.0, twin_id: str = "p1", name: str = "flow"
 ) -> AcceptedPoint:
     return AcceptedPoint(twin_id, name, T0 + seconds * SECOND, value, "test")
+
+
+def rewind_current_state_unversioned(database: Database, tenant: str) -> None:
+    """Set every field of the tenant to event time 0 without bumping the state version."""
+    with database.write() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE current_state SET event_time = 0 WHERE tenant = {sql_marker(conn)}",
+            (tenant,),
+        )
 
 
 @pytest.fixture
@@ -62,12 +72,7 @@ def test_unchanged_version_serves_shown_times_from_the_cache(
 ) -> None:
     store.apply(tenant, [point(10)], [], NOW)
     # Behind the cache's back (no version bump): the process must not have read the table.
-    with database.write() as conn:
-        conn.exec_driver_sql(
-            "UPDATE current_state SET event_time = 0 WHERE tenant = "
-            + ("%s" if not database.is_sqlite else "?"),
-            (tenant,),
-        )
+    rewind_current_state_unversioned(database, tenant)
     result = store.apply(tenant, [point(5, 2.0)], [], NOW)
     assert result.late == 1  # judged against the cached 10 s, not the table's 0
 
@@ -109,12 +114,7 @@ def test_tenants_have_versions_of_their_own(
     try:
         store.apply(tenant, [point(10)], [], NOW)
         other.apply(f"{tenant}-b", [point(50)], [], NOW)  # another tenant: this cache stays
-        with database.write() as conn:
-            conn.exec_driver_sql(
-                "UPDATE current_state SET event_time = 0 WHERE tenant = "
-                + ("%s" if not database.is_sqlite else "?"),
-                (tenant,),
-            )
+        rewind_current_state_unversioned(database, tenant)
         assert store.apply(tenant, [point(5, 2.0)], [], NOW).late == 1
     finally:
         other.close()

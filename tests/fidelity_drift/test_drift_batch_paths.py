@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from twinops.config import Settings
 from twinops.demo import load_demo
+from twinops.fidelity import drift_service
 from twinops.fidelity.drift import (
     BatchOutcome,
     BehaviorModelPredictor,
@@ -395,3 +396,56 @@ def test_the_service_checks_its_models_twins_in_a_mixed_batch_as_on_their_own(
     assert keys == monitors[1]._stream_keys and {t for t, _ in keys} == set(pumps)
     for twin, field in keys:
         assert monitors[0].status(twin, field) == monitors[1].status(twin, field)
+
+
+def test_the_service_asks_about_twins_again_when_their_models_are_read_anew(
+    platforms: tuple[Platform, Platform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mixed, pumps_only = platforms
+    tenant = mixed.settings.default_tenant
+    # The twins' models read anew for every batch; one pump moves to another model halfway.
+    monkeypatch.setattr(drift_service, "_POLICY_TTL", 0.0)
+    twins = mixed.twins.list_twins(tenant, limit=1000).items
+    pumps = sorted(t.twin_id for t in twins if t.model.endswith("Pump;1"))
+    others = sorted(t.twin_id for t in twins if not t.model.endswith("Pump;1"))
+    moved = pumps[1]
+    read = mixed.twins.models_of
+    halfway = False
+
+    def models_of(tenant: str, twin_ids: Any) -> dict[str, str]:
+        found = read(tenant, twin_ids)
+        if halfway and moved in found:
+            found[moved] = "dtmi:example:Other;1"
+        return found
+
+    monkeypatch.setattr(mixed.twins, "models_of", models_of)
+    points = []
+    for j, twin in enumerate(pumps):
+        rows = _telemetry(["p1" if j % 3 == 1 else "p0"], 60, seed=j)
+        points += [(twin, f, t, v) for _, f, t, v in rows]
+    points += [
+        (t, "reading", T0 + k * S, "text" if k % 7 else 1.0) for t in others for k in range(60)
+    ]
+    points.sort(key=lambda p: p[2])
+    accepted = [AcceptedPoint(t, f, ts, v, "test") for t, f, ts, v in points]
+    got: list[Any] = []
+    want: list[Any] = []
+    for start in range(0, len(accepted), 300):
+        halfway = start >= len(accepted) // 2
+        batch = accepted[start : start + 300]
+        mine = [p for p in batch if p.twin_id in pumps and not (halfway and p.twin_id == moved)]
+        got += mixed.drift.observe(tenant, batch)
+        want += pumps_only.drift.observe(tenant, mine)
+    assert got == want and got
+    monitors = [next(iter(p.drift._monitors.values())) for p in (mixed, pumps_only)]
+    keys = monitors[0]._stream_keys
+    assert keys == monitors[1]._stream_keys and {t for t, _ in keys} == set(pumps)
+    for twin, field in keys:
+        assert monitors[0].status(twin, field) == monitors[1].status(twin, field)
+    # The moved pump's streams stopped halfway.
+    counts = {
+        twin: status.points
+        for (twin, field) in keys
+        if (status := monitors[0].status(twin, field)) and field == "speed"
+    }
+    assert counts[moved] < min(n for twin, n in counts.items() if twin != moved)

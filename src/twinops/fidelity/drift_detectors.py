@@ -236,8 +236,12 @@ class RollingError:
         assert isinstance(state, RollingErrorState)
         square = r * r
         position = state.position[slots]
-        total = state.total[slots] + square - state.squares[slots, position]
-        state.squares[slots, position] = square
+        # Flat indices into the (stream, window) rings: cheaper than a 2-D fancy index.
+        cell = slots * self.window
+        cell += position
+        squares = state.squares.reshape(-1)  # a view: the rings are C-contiguous
+        total = state.total[slots] + square - squares.take(cell)
+        squares[cell] = square
         count = np.minimum(state.count[slots] + 1, self.window)
         # The running sum can drift below zero by rounding; a fresh sum every lap would cost more.
         total = np.maximum(total, 0.0)

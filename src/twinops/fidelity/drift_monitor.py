@@ -1,11 +1,15 @@
 """The drift monitor: residuals of a step predictor, fed to detectors, per (twin, field).
 
 Built to run inside ingest. State lives in NumPy arrays with one slot per stream (a twin's
-field); a batch is sorted once, split into *rounds* — the k-th distinct event time of each twin
-in the batch — and every round advances all its streams in a handful of vectorized calls, so
-the per-point work is two dictionary lookups that ``map`` runs in C (twin, then field name).
-Points are expected in event-time order per stream: a point not newer than its stream's last
-one is skipped (and counted), as is a value that is not a finite number.
+field); a batch is split into *rounds* — the k-th distinct event time of each twin in the batch
+— and every round advances all its streams in a handful of vectorized calls, so the per-point
+work is reading the points' attributes and two dictionary lookups that ``map`` runs in C (the
+twin's row, then the field name's column of a table of slots). The twin's lookup also says
+whether its points are checked at all: a monitor may be given a whole ingest batch and an
+``admit`` callback, asked only about twins it has not met. Points are expected in event-time
+order per stream: a point not newer than its stream's last one is skipped (and counted), as is
+a value that is not a finite number. A batch in event-time order (ingest's) finds its rounds
+without sorting; any other is sorted.
 
 Each stream first spends ``policy.warmup_points`` residuals estimating the residual's mean and
 sd (the detectors' scale) and its RMS (the rolling-error reference unless the policy carries a
@@ -16,8 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress, pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -115,12 +120,23 @@ def _to_floats(values: Sequence[Any] | FloatArray, n: int) -> FloatArray:
         )
 
 
+Admit = Callable[[list[str]], tuple[Collection[str], Collection[str]]]
+"""Asked by a monitor's ``update`` about the twins of a batch it has no verdict on (in order of
+first sight): the twins whose points it checks, and the twins whose verdict holds for this batch
+only (asked about again next time; the others' holds until :meth:`DriftMonitor.reconsider`)."""
+
+_UNKNOWN = 0  # the slot table's row of twins without a verdict (and column of unknown names)
+_LEFT_OUT = 1  # its row of twins whose points are left out
+_FIRST_ROW = 2  # its row of the monitor's twin 0
+
+
 class _Index(dict[str, int]):
-    """Names numbered in order of first sight; an unknown name reads as -1, so a column of
-    names is looked up by ``map`` without Python code per name."""
+    """Rows or columns of the slot table by name; an unknown name reads as 0, so a column of
+    names is looked up by ``map`` without Python code per name, and a point's slot by one flat
+    index without checking for unknowns."""
 
     def __missing__(self, key: str) -> int:
-        return -1
+        return _UNKNOWN
 
 
 class DriftMonitor:
@@ -140,10 +156,16 @@ class DriftMonitor:
         self._width = len(fields) if fields is not None else 0
         self._tau = float(self.predictor.smoothing_seconds)
         self._slot_of: dict[tuple[str, str], int] = {}
+        # The monitor's twins numbered in order of first sight (rows of ``_twin_ids``)...
+        self._twin_row: dict[str, int] = {}
+        # ... and the slot table's row of each twin with a verdict: its row + _FIRST_ROW if its
+        # points are checked, _LEFT_OUT if not; field names' columns, from 1 (0: unknown).
         self._row_of = _Index()
         self._code_of = _Index()
-        # Stream slot by (twin row, field-name code); -1: no such stream yet.
-        self._slot_table = np.full((max(capacity // 4, 1), 16), -1, dtype=np.intp)
+        # Stream slot by (table row, name column); -1: no such stream (yet), also in the row
+        # of twins without a verdict and the column of unknown names; -2: a point left out.
+        self._slot_table = np.full((max(capacity // 4, 1) + _FIRST_ROW, 17), -1, dtype=np.intp)
+        self._slot_table[_LEFT_OUT] = -2
         self._twin_ids: list[str] = []
         self._stream_keys: list[tuple[str, str]] = []
         self._cooldown_us = int(policy.cooldown_seconds * 1_000_000)
@@ -153,6 +175,7 @@ class DriftMonitor:
         self._cap = cap
         self._s_twin = np.zeros(cap, dtype=np.intp)
         self._s_col = np.full(cap, -1, dtype=np.intp)
+        self._s_cell = np.full(cap, -1, dtype=np.intp)
         self._last_value = np.full(cap, math.nan)
         self._last_time = np.full(cap, _NEVER, dtype=np.int64)
         self._level = np.full(cap, math.nan)
@@ -165,8 +188,10 @@ class DriftMonitor:
         self._scale = np.ones(cap)
         self._ref = np.ones(cap)
         self._last_alert = np.full((cap, n_det), _NEVER, dtype=np.int64)
-        self._ev_r = np.zeros((cap, e))
-        self._ev_t = np.zeros((cap, e), dtype=np.int64)
+        # Rings of the last residuals and their times, (position, stream): streams that push
+        # at one position (the usual round) write one contiguous stretch.
+        self._ev_r = np.zeros((e, cap))
+        self._ev_t = np.zeros((e, cap), dtype=np.int64)
         self._ev_pos = np.zeros(cap, dtype=np.intp)
         self._ev_n = np.zeros(cap, dtype=np.intp)
         self._states: list[DetectorState] = [d.new_state(cap) for d in policy.detectors]
@@ -229,8 +254,13 @@ class DriftMonitor:
             extra = np.full((cap - array.shape[0], *array.shape[1:]), fill, dtype=array.dtype)
             return np.concatenate([array, extra])
 
+        def grow_columns(array: NDArray[Any], fill: float) -> NDArray[Any]:
+            extra = np.full((array.shape[0], cap - array.shape[1]), fill, dtype=array.dtype)
+            return np.concatenate([array, extra], axis=1)
+
         self._s_twin = grow(self._s_twin, 0)
         self._s_col = grow(self._s_col, -1)
+        self._s_cell = grow(self._s_cell, -1)
         self._last_value = grow(self._last_value, math.nan)
         self._last_time = grow(self._last_time, _NEVER)
         self._level = grow(self._level, math.nan)
@@ -243,79 +273,130 @@ class DriftMonitor:
         self._scale = grow(self._scale, 1.0)
         self._ref = grow(self._ref, 1.0)
         self._last_alert = grow(self._last_alert, _NEVER)
-        self._ev_r = grow(self._ev_r, 0.0)
-        self._ev_t = grow(self._ev_t, 0)
+        self._ev_r = grow_columns(self._ev_r, 0.0)
+        self._ev_t = grow_columns(self._ev_t, 0)
         self._ev_pos = grow(self._ev_pos, 0)
         self._ev_n = grow(self._ev_n, 0)
         for state in self._states:
             state.grow(cap)
         self._cap = cap
 
-    def _register(self, keys: Sequence[tuple[str, str]]) -> None:
-        """New streams, given as distinct unknown (twin, field), numbered in that order."""
-        first = len(self._stream_keys)
-        self._grow_streams(first + len(keys))
-        row_of, code_of = self._row_of, self._code_of
-        key_twins = [twin for twin, _ in keys]
-        key_fields = [field for _, field in keys]
-        # Twins and field names new to the monitor are numbered in order of first sight.
-        for twin in dict.fromkeys(key_twins):
-            if twin not in row_of:
-                row_of[twin] = len(self._twin_ids)
-                self._twin_ids.append(twin)
-        for field in dict.fromkeys(key_fields):
-            if field not in code_of:
-                code_of[field] = len(code_of)
-        rows = list(map(row_of.__getitem__, key_twins))
-        codes = list(map(code_of.__getitem__, key_fields))
-        self._slot_of.update(zip(keys, range(first, first + len(keys)), strict=True))
-        self._stream_keys.extend(keys)
+    def reconsider(self) -> None:
+        """Forget which twins' points are checked: ``admit`` is asked about each twin again
+        (their streams keep their state)."""
+        self._row_of.clear()
+
+    def _admit(self, twins: list[str], admit: Admit | None) -> Collection[str]:
+        """Verdicts on twins without one (all checked without ``admit``); answer the twins
+        whose verdict is for this batch only. Twins new to the monitor are numbered in order
+        of first sight."""
+        members, once = (twins, ()) if admit is None else admit(twins)
+        chosen = set(members)
+        for twin in twins:
+            if twin in chosen:
+                row = self._twin_row.get(twin)
+                if row is None:
+                    row = self._twin_row[twin] = len(self._twin_ids)
+                    self._twin_ids.append(twin)
+                self._row_of[twin] = row + _FIRST_ROW
+            else:
+                self._row_of[twin] = _LEFT_OUT
         while self._latest.shape[0] < len(self._twin_ids):
             extra = np.full((self._latest.shape[0], self._width), math.nan)
             self._latest = np.concatenate([self._latest, extra])
-        height, width = self._slot_table.shape
-        if len(self._twin_ids) > height or len(self._code_of) > width:
-            table = np.full(
-                (max(height, 2 * len(self._twin_ids)), max(width, 2 * len(self._code_of))),
-                -1,
-                dtype=np.intp,
-            )
-            table[:height, :width] = self._slot_table
-            self._slot_table = table
-        slots = np.arange(first, len(self._stream_keys), dtype=np.intp)
-        self._slot_table[rows, codes] = slots
-        self._s_twin[slots] = rows
-        self._s_col[slots] = [self._columns.get(field, -1) for field in key_fields]
+        self._fit_table()
+        return once
 
-    def _slots(self, twins: Sequence[str], names: Sequence[str], n: int) -> IntArray:
-        """Each point's stream slot (new streams are numbered in order of first sight)."""
-        rows = np.fromiter(map(self._row_of.__getitem__, twins), dtype=np.intp, count=n)
+    def _fit_table(self) -> None:
+        """Room in the slot table for every twin and field name."""
+        height, width = self._slot_table.shape
+        rows = len(self._twin_ids) + _FIRST_ROW
+        columns = len(self._code_of) + 1
+        if rows > height or columns > width:
+            table = np.full((max(height, 2 * rows), max(width, 2 * columns)), -1, dtype=np.intp)
+            table[:height, :width] = self._slot_table
+            table[_LEFT_OUT] = -2
+            self._slot_table = table
+
+    def _register(self, keys: Sequence[tuple[str, str]]) -> None:
+        """New streams of twins with a row, given as distinct unknown (twin, field), numbered
+        in that order."""
+        first = len(self._stream_keys)
+        self._grow_streams(first + len(keys))
+        code_of = self._code_of
+        key_fields = [field for _, field in keys]
+        # Field names new to the monitor are numbered in order of first sight.
+        for field in dict.fromkeys(key_fields):
+            if field not in code_of:
+                code_of[field] = len(code_of) + 1
+        self._fit_table()
+        rows = np.array([self._twin_row[twin] for twin, _ in keys], dtype=np.intp)
+        codes = np.array(list(map(code_of.__getitem__, key_fields)), dtype=np.intp)
+        self._slot_of.update(zip(keys, range(first, first + len(keys)), strict=True))
+        self._stream_keys.extend(keys)
+        slots = np.arange(first, len(self._stream_keys), dtype=np.intp)
+        self._slot_table[rows + _FIRST_ROW, codes] = slots
+        self._s_twin[slots] = rows
+        cols = np.array([self._columns.get(field, -1) for field in key_fields], dtype=np.intp)
+        self._s_col[slots] = cols
+        # A stream's cell in the flat table of the twins' latest values (-1: not a column).
+        self._s_cell[slots] = np.where(cols >= 0, rows * self._width + cols, -1)
+
+    def _twin_rows(self, twins: Sequence[str], admit: Admit | None) -> IntArray:
+        """Each point's twin's row of the slot table, _LEFT_OUT if its points are left out
+        (twins without a verdict get one): one lookup per point."""
+        rows = np.fromiter(map(self._row_of.__getitem__, twins), dtype=np.intp, count=len(twins))
+        if rows.size and rows.min() == _UNKNOWN:
+            unknown = np.flatnonzero(rows == _UNKNOWN).tolist()
+            asked = list(dict.fromkeys(map(twins.__getitem__, unknown)))
+            once = self._admit(asked, admit)
+            rows[unknown] = [self._row_of[twins[i]] for i in unknown]
+            for twin in once:
+                self._row_of.pop(twin, None)
+        return rows
+
+    def _slots(self, twins: Sequence[str], names: Sequence[str], rows: IntArray) -> IntArray:
+        """Each point's stream slot from its twin's row of the slot table (new streams are
+        numbered in order of first sight)."""
+        n = len(names)
         codes = np.fromiter(map(self._code_of.__getitem__, names), dtype=np.intp, count=n)
-        if rows.min() >= 0 and codes.min() >= 0:
-            slots = self._slot_table[rows, codes]
-        else:
-            slots = np.full(n, -1, dtype=np.intp)
-            known = (rows >= 0) & (codes >= 0)
-            slots[known] = self._slot_table[rows[known], codes[known]]
+        # One flat gather; an unknown field name (0) finds the table's column of -1.
+        slots: IntArray = self._slot_table.reshape(-1).take(
+            rows * self._slot_table.shape[1] + codes
+        )
         if slots.min() < 0:
-            missing = np.flatnonzero(slots < 0).tolist()
-            keys = zip(
-                map(twins.__getitem__, missing), map(names.__getitem__, missing), strict=True
-            )
-            self._register(list(dict.fromkeys(keys)))
-            return self._slots(twins, names, n)  # every stream is known now
+            at = np.flatnonzero(slots < 0).tolist()
+            pairs = zip(map(twins.__getitem__, at), map(names.__getitem__, at), strict=True)
+            self._register(list(dict.fromkeys(pairs)))
+            return self._slots(twins, names, rows)  # every stream is known now
         return slots
 
     # -- batches --------------------------------------------------------------------------------
 
-    def update_points(self, points: Sequence[PointLike], *, detail: bool = False) -> BatchOutcome:
-        """Check a batch of ingest points (``twin_id``, ``name``, ``event_time``, ``value``)."""
-        return self.update(
-            [p.twin_id for p in points],
+    def update_points(
+        self, points: Sequence[PointLike], *, detail: bool = False, admit: Admit | None = None
+    ) -> BatchOutcome:
+        """Check a batch of ingest points (``twin_id``, ``name``, ``event_time``, ``value``);
+        with ``admit``, as :meth:`update` (the points left out are read no further)."""
+        # One attribute per pass: list comprehensions are the fastest attribute reads.
+        twins = [p.twin_id for p in points]
+        n = len(twins)
+        rows = self._twin_rows(twins, admit)
+        chosen = self._chosen(rows)
+        if chosen is not None:
+            keep = (rows != _LEFT_OUT).tolist()
+            points = list(compress(points, keep))
+            twins = list(compress(twins, keep))
+            rows = rows[chosen]
+        return self._check(
+            twins,
             [p.name for p in points],
-            np.fromiter((p.event_time for p in points), dtype=np.int64, count=len(points)),
+            np.array([p.event_time for p in points], dtype=np.int64),
             [p.value for p in points],
-            detail=detail,
+            rows,
+            chosen,
+            n,
+            detail,
         )
 
     def update(
@@ -326,12 +407,46 @@ class DriftMonitor:
         values: Sequence[Any] | FloatArray,
         *,
         detail: bool = False,
+        admit: Admit | None = None,
     ) -> BatchOutcome:
         """Check a batch given as columns; points of a stream must come in event-time order
-        (across the batch they may interleave freely)."""
+        (across the batch they may interleave freely). With ``admit``, the points of twins it
+        does not admit are left out (not counted, NaN in the detail)."""
         n = len(twins)
         if not (len(names) == n and len(times) == n and len(values) == n):
             raise ValueError("twins, names, times and values must have the same length")
+        rows = self._twin_rows(twins, admit)
+        t_all = np.asarray(times, dtype=np.int64).reshape(n)
+        chosen = self._chosen(rows)
+        if chosen is not None:
+            keep = (rows != _LEFT_OUT).tolist()
+            twins = list(compress(twins, keep))
+            names = list(compress(names, keep))
+            values = list(compress(values, keep))
+            rows, t_all = rows[chosen], t_all[chosen]
+        return self._check(twins, names, t_all, values, rows, chosen, n, detail)
+
+    @staticmethod
+    def _chosen(rows: IntArray) -> IntArray | None:
+        """The positions of the points not left out (None: all of them)."""
+        if rows.size == 0 or rows.min() != _LEFT_OUT:
+            return None
+        chosen: IntArray = np.flatnonzero(rows != _LEFT_OUT)
+        return chosen
+
+    def _check(
+        self,
+        twins: Sequence[str],
+        names: Sequence[str],
+        times: Sequence[int] | NDArray[np.int64],
+        values: Sequence[Any] | FloatArray,
+        rows: IntArray,
+        chosen: IntArray | None,
+        n: int,
+        detail: bool,
+    ) -> BatchOutcome:
+        """Check the points of a batch of ``n`` that are not left out (at positions
+        ``chosen``, None: all), their twins' rows of the slot table known."""
         n_det = len(self.policy.detectors)
         out = (
             BatchDetail(
@@ -344,16 +459,105 @@ class DriftMonitor:
             if detail
             else None
         )
-        if n == 0:
+        m = len(twins)
+        if m == 0:
             return BatchOutcome((), 0, 0, 0, out)
-        slots = self._slots(twins, names, n)
-        t_all = np.asarray(times, dtype=np.int64).reshape(n)
-        v_all = _to_floats(values, n)
+        slots = self._slots(twins, names, rows)
+        t_all = np.asarray(times, dtype=np.int64).reshape(m)
+        v_all = _to_floats(values, m)
+        rounds = self._rounds_in_time_order(slots, t_all, v_all)
+        in_order = rounds is not None
+        if rounds is None:
+            rounds = self._rounds_sorted(slots, t_all, v_all)
+        kept = sum(r.size for r in rounds)
+        skipped = m - kept
+        if kept == 0:
+            return BatchOutcome((), 0, 0, skipped, out)
 
+        # Every round's model inputs first (they depend on the values, not on predictions),
+        # predicted together when the predictor takes several rounds at once; then the
+        # residuals go to the detectors round after round. A round's points are positions in
+        # the batch as given.
+        if in_order and len(rounds) == 1 and kept == m:
+            # Every point in one round, in order (a batch of one instant): no gathers.
+            points = rounds[0] if chosen is None else chosen
+            steps = [self._advance(points, slots, t_all, v_all)]
+        else:
+            steps = [
+                self._advance(r if chosen is None else chosen[r], slots[r], t_all[r], v_all[r])
+                for r in rounds
+            ]
+        predictions = self._predict([inputs for *_, inputs in steps])
+        alerts: list[DriftAlert] = []
+        checked = warming = 0
+        for (points, s, t, v, _), predicted in zip(steps, predictions, strict=True):
+            c, w, k = self._score(points, s, t, v, predicted, alerts, out)
+            checked += c
+            warming += w
+            skipped += k
+        return BatchOutcome(tuple(alerts), checked, warming, skipped, out)
+
+    def _rounds_in_time_order(
+        self, slots: IntArray, t: NDArray[np.int64], v: FloatArray
+    ) -> list[IntArray] | None:
+        """The rounds of a batch in event-time order in which no stream repeats an instant,
+        found without sorting: each round's points in input order (None: not such a batch, or
+        its tables would be large, for :meth:`_rounds_sorted`)."""
+        n = slots.size
+        if n > 1:
+            if not (t[1:] >= t[:-1]).all():
+                return None
+            moved = t[1:] != t[:-1]
+            epochs = int(np.count_nonzero(moved)) + 1
+        else:
+            epochs = 1
+        # Tables of (stream, instant) and (twin, instant) cells: no bigger than a few sorts.
+        limit = 8 * n + 4096
+        streams = len(self._stream_keys)
+        if max(streams, len(self._twin_ids)) * epochs > limit:
+            return None
+        # Each point's instant among the batch's (0, 1, ...), and its (stream, instant) cell.
+        epoch = np.concatenate(([0], np.cumsum(moved))) if epochs > 1 else None
+        key = slots if epoch is None else slots * epochs + epoch
+        seen = np.zeros(streams * epochs, dtype=bool)
+        seen[key] = True
+        if np.count_nonzero(seen) < n:
+            return None  # a repeated instant of a stream: the sorted path keeps its last point
+        # Stale points and values that are not finite numbers are skipped.
+        fresh = np.isfinite(v)
+        fresh &= t > self._last_time[slots]
+        kept = np.flatnonzero(fresh)
+        if epoch is None or kept.size == 0:
+            return [kept]
+        # A point's round: how many of the batch's instants its twin had before (its kept
+        # points'), counted along each twin's row of a (twin, instant) table.
+        cell = self._s_twin[slots[kept]] * epochs + epoch[kept]
+        present = np.zeros(len(self._twin_ids) * epochs, dtype=np.intp)
+        present[cell] = 1
+        rank = present.reshape(-1, epochs).cumsum(axis=1).reshape(-1).take(cell)
+        rank -= 1
+        return self._split_rounds(kept, rank)
+
+    @staticmethod
+    def _split_rounds(kept: IntArray, rank: IntArray) -> list[IntArray]:
+        """``kept`` split by ``rank`` (0, 1, ... without gaps), in order within each round."""
+        last = int(rank.max())
+        if last == 0:
+            return [kept]
+        if last < 4:  # a few masks cost less than a sort
+            return [kept[rank == r] for r in range(last + 1)]
+        by_round = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_round], np.arange(last + 2)).tolist()
+        return [kept[by_round[bounds[r] : bounds[r + 1]]] for r in range(last + 1)]
+
+    def _rounds_sorted(
+        self, slots: IntArray, t_all: NDArray[np.int64], v_all: FloatArray
+    ) -> list[IntArray]:
+        """The rounds of any batch, found by sorting (points by twin within a round)."""
+        n = slots.size
         # Per stream in time order; drop repeats of an instant (the last wins) and stale points.
-        # Ingest hands batches over in event-time order: then a stable sort by stream alone
-        # orders each stream by time (ties by position), which is what the general
-        # (stream, time, position) sort gives.
+        # In event-time order, a stable sort by stream alone orders each stream by time (ties
+        # by position), which is what the general (stream, time, position) sort gives.
         in_time_order = n < 2 or bool((t_all[1:] >= t_all[:-1]).all())
         # (lexsort is stable too: ties keep their position.)
         order = np.argsort(slots, kind="stable") if in_time_order else np.lexsort((t_all, slots))
@@ -362,9 +566,8 @@ class DriftMonitor:
         if n > 1:
             keep[:-1] &= ~((s_sorted[1:] == s_sorted[:-1]) & (t_sorted[1:] == t_sorted[:-1]))
         kept = order[keep]
-        skipped = n - kept.size
         if kept.size == 0:
-            return BatchOutcome((), 0, 0, skipped, out)
+            return [kept]
 
         # Rounds: the k-th distinct event time of each twin within the batch. Points by
         # (twin, time, position); in time order, (time, position) is the position's order.
@@ -386,45 +589,35 @@ class DriftMonitor:
         group = np.cumsum(np.concatenate(([0], (~same_twin).astype(np.intp))))
         starts = np.flatnonzero(np.concatenate(([True], ~same_twin)))
         rank = climb - climb[starts][group]
-        last = int(rank.max())
-        if last == 0:
-            rounds = [kept]
-        else:
-            by_round = np.argsort(rank, kind="stable")
-            bounds = np.searchsorted(rank[by_round], np.arange(last + 2)).tolist()
-            rounds = [kept[by_round[bounds[r] : bounds[r + 1]]] for r in range(last + 1)]
-
-        # Every round's model inputs first (they depend on the values, not on predictions),
-        # predicted together when the predictor takes several rounds at once; then the
-        # residuals go to the detectors round after round.
-        steps = [
-            self._advance(points, slots[points], t_all[points], v_all[points]) for points in rounds
-        ]
-        predictions = self._predict([inputs for *_, inputs in steps])
-        alerts: list[DriftAlert] = []
-        checked = warming = 0
-        for (points, s, t, v, _), predicted in zip(steps, predictions, strict=True):
-            c, w, k = self._score(points, s, t, v, predicted, alerts, out)
-            checked += c
-            warming += w
-            skipped += k
-        return BatchOutcome(tuple(alerts), checked, warming, skipped, out)
+        return self._split_rounds(kept, rank)
 
     def _advance(
         self, points: IntArray, s: IntArray, t: NDArray[np.int64], v: FloatArray
     ) -> tuple[IntArray, IntArray, NDArray[np.int64], FloatArray, StepInputs]:
         """Move distinct streams ``s`` on by one point each; answer what predicts the points."""
-        first = self._count[s] == 0
+        count = self._count[s]
+        first = count == 0
         prev = self._last_value[s]
         dt = (t - self._last_time[s]) / 1e6
         dt[first] = math.nan
         rows = self._s_twin[s]
         cols = self._s_col[s]
-        if self._width:
-            has = cols >= 0
-            self._latest[rows[has], cols[has]] = v[has]
-            snapshot = self._latest[rows]
-            snapshot[np.flatnonzero(has), cols[has]] = prev[has]
+        width = self._width
+        if width:
+            # Flat indices: a 2-D fancy index costs about twice as much; ``take`` of rows
+            # several times less than ``latest[rows]``. (``_latest`` is C-contiguous.)
+            cells = self._s_cell[s]
+            has = cells >= 0
+            own = np.arange(len(s), dtype=np.intp) * width
+            own += cols
+            if has.all():
+                self._latest.reshape(-1)[cells] = v
+                snapshot = self._latest.take(rows, axis=0)
+                snapshot.reshape(-1)[own] = prev
+            else:
+                self._latest.reshape(-1)[cells[has]] = v[has]
+                snapshot = self._latest.take(rows, axis=0)
+                snapshot.reshape(-1)[own[has]] = prev[has]
         else:
             snapshot = np.empty((len(s), 0))
         level = self._level[s]
@@ -436,7 +629,8 @@ class DriftMonitor:
             self._level[s] = v
         self._last_value[s] = v
         self._last_time[s] = t
-        self._count[s] += 1
+        count += 1
+        self._count[s] = count
         return points, s, t, v, inputs
 
     def _predict(self, rounds: list[StepInputs]) -> list[FloatArray]:
@@ -456,7 +650,8 @@ class DriftMonitor:
             np.repeat(np.arange(len(rounds), dtype=np.intp), sizes),
         )
         predicted = np.asarray(self.predictor.predict(inputs), dtype=np.float64)
-        return np.split(predicted, np.cumsum(sizes[:-1]).tolist())
+        bounds = [0, *np.cumsum(sizes).tolist()]
+        return [predicted[a:b] for a, b in pairwise(bounds)]
 
     def _score(
         self,
@@ -504,7 +699,9 @@ class DriftMonitor:
                 out.alarms[lp, j] = alarm
                 out.statistics[lp, j] = statistic
             if alarm.any():
-                self._alert(j, ls[alarm], lt[alarm], statistic[alarm], threshold[alarm], alerts)
+                self._alert(
+                    j, ls[alarm], lt[alarm], statistic[alarm], threshold[alarm], lp[alarm], alerts
+                )
         return n_live, n_warm, n - n_ok
 
     def _warm_up(self, ws: IntArray, wr: FloatArray) -> None:
@@ -534,11 +731,17 @@ class DriftMonitor:
         self._ready[done] = True
 
     def _push_evidence(self, es: IntArray, er: FloatArray, et: NDArray[np.int64]) -> None:
+        size = self.policy.evidence_points
         position = self._ev_pos[es]
-        self._ev_r[es, position] = er
-        self._ev_t[es, position] = et
-        self._ev_pos[es] = (position + 1) % self.policy.evidence_points
-        self._ev_n[es] = np.minimum(self._ev_n[es] + 1, self.policy.evidence_points)
+        cell = position * self._cap
+        cell += es
+        # Flat indices into the rings: cheaper than a 2-D fancy index.
+        self._ev_r.reshape(-1)[cell] = er
+        self._ev_t.reshape(-1)[cell] = et
+        position += 1
+        position %= size
+        self._ev_pos[es] = position
+        self._ev_n[es] = np.minimum(self._ev_n[es] + 1, size)
 
     def _alert(
         self,
@@ -547,11 +750,21 @@ class DriftMonitor:
         times: NDArray[np.int64],
         statistic: FloatArray,
         threshold: FloatArray,
+        points: IntArray,
         alerts: list[DriftAlert],
     ) -> None:
         """Alerts for alarmed (distinct) streams outside their cooldown, with the evidence
-        figures of all of them computed together."""
+        figures of all of them computed together; in the order of their twins' rows, then of
+        their points (a round's points may come in input order)."""
         name = self.policy.detectors[j].name
+        if slots.size > 1:
+            order = np.lexsort((points, self._s_twin[slots]))
+            slots, times, statistic, threshold = (
+                slots[order],
+                times[order],
+                statistic[order],
+                threshold[order],
+            )
         due = times - self._last_alert[slots, j] >= self._cooldown_us
         if not due.all():
             slots, times, statistic, threshold = (
@@ -570,11 +783,13 @@ class DriftMonitor:
         end = np.empty(slots.size, dtype=np.int64)
         # Streams with as many residuals in evidence share one reduction over rows (the same
         # figures as the stream's own: each row is reduced along its length).
-        for count in np.unique(counts).tolist():
+        low, high = int(counts.min()), int(counts.max())
+        for count in [low] if low == high else np.unique(counts).tolist():
             group = np.flatnonzero(counts == count)
             rows = slots[group]
-            values = self._ev_r[rows, :count]
-            stamps = self._ev_t[rows, :count]
+            # Each stream's row, contiguous: reduced as the stream's own figures would be.
+            values = np.ascontiguousarray(self._ev_r[:count, rows].T)
+            stamps = self._ev_t[:count, rows].T
             mean[group] = values.mean(axis=1)
             if count > 1:
                 sd[group] = values.std(axis=1, ddof=1)

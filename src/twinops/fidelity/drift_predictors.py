@@ -487,11 +487,14 @@ class BehaviorModelPredictor:
             if present[j]:
                 table[j] = outputs[name]  # broadcasts a value every member shares
         which = target[wanted]
+        # Flat indices into the (target, member) table: cheaper than a 2-D fancy index.
+        cell = which * len(members)
+        cell += member
         if present.all():
-            result[wanted] = table[which, member]
+            result[wanted] = table.reshape(-1).take(cell)
         else:
             ok = present[which]
-            result[wanted[ok]] = table[which[ok], member[ok]]
+            result[wanted[ok]] = table.reshape(-1).take(cell[ok])
 
     def _step(self, inputs: StepInputs, members: IntArray, step_s: float) -> dict[str, FloatArray]:
         """The model's outputs for the snapshot rows ``members``, one member each (values every
@@ -502,11 +505,12 @@ class BehaviorModelPredictor:
         params = dict(prepared.shared)
         rows = inputs.twin[members]
         if prepared.varying:
-            params.update(zip(prepared.varying, prepared.table[:, rows], strict=True))
+            # (``take`` along an axis: cheaper than the equivalent fancy index.)
+            params.update(zip(prepared.varying, prepared.table.take(rows, axis=1), strict=True))
         for name, value in prepared.other.items():
             params[name] = value[rows]
         # The columns states and inputs are bound to, for the members, in one gather.
-        known = inputs.snapshot[members[:, None], self._read_cols]
+        known = inputs.snapshot.take(members, axis=0).take(self._read_cols, axis=1)
         finite = np.isfinite(known)
         state: dict[str, FloatArray] = {}
         for var, at in self._state_at:

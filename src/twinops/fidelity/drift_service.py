@@ -16,10 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from functools import partial
 from typing import Any
-
-import numpy as np
 
 from twinops.errors import InvalidInput, NotFound
 from twinops.fidelity.drift import (
@@ -134,6 +132,8 @@ class DriftService:
         self._watched: dict[str, tuple[float, list[WatchedModel]]] = {}
         self._twin_models: dict[str, _TwinModels] = {}
         self._monitors: dict[tuple[str, str, int], DriftMonitor] = {}
+        # The stamp of the twin models a monitor's verdicts on twins rest on.
+        self._verdicts_at: dict[tuple[str, str, int], float] = {}
         # The fields a model predicts (outputs bound to telemetry): its inputs are read, not
         # judged, since the model has nothing to say about them.
         self._predicted: dict[tuple[str, str], frozenset[str]] = {}
@@ -193,28 +193,29 @@ class DriftService:
         watching = self._watching(tenant)
         if not watching or not points:
             return []
-        twins = [p.twin_id for p in points]
-        twin_ids = set(twins)
-        models = self._models_of(tenant, twin_ids)
+        stamp = self._twin_models_now(tenant).stamp
+        twins: list[str] | None = None
         alerts: list[DriftAlert] = []
         for watched in watching:
-            # Per batch, not per point: which twins run this model; then one pass to select.
-            mine = models.among(watched.version.twin_model, twin_ids)
-            if not mine:
-                continue
-            monitor = self._monitor(tenant, watched, mine)
-            chosen, chosen_twins = points, twins
-            if len(mine) < len(twin_ids):
-                keep = list(map(mine.__contains__, twins))
-                chosen = list(compress(points, keep))
-                chosen_twins = list(compress(twins, keep))
-            # Columns built once (list comprehensions: the fastest attribute reads), no
-            # per-point objects; the monitor reads values that are not numbers as NaN.
-            outcome = monitor.update(
-                chosen_twins,
-                [p.name for p in chosen],
-                np.array([p.event_time for p in chosen], dtype=np.int64),
-                [p.value for p in chosen],
+            key = (tenant, watched.name, watched.version.version)
+            monitor = self._monitors.get(key)
+            if monitor is None:
+                twins = twins or [p.twin_id for p in points]
+                twin_ids = set(twins)
+                mine = self._models_of(tenant, twin_ids).among(watched.version.twin_model, twin_ids)
+                if not mine:
+                    continue
+                monitor = self._new_monitor(tenant, watched, mine)
+            elif self._verdicts_at.get(key) != stamp:
+                # The twins' models were read anew: the monitor asks about its twins again.
+                monitor.reconsider()
+            self._verdicts_at[key] = stamp
+            # The monitor leaves out the points of twins that do not run the model after one
+            # lookup per point (of the point's twin), asking ``admit`` only about twins it has
+            # not met (or not since the twins' models were read anew); it reads the others'
+            # points as columns, one attribute per pass.
+            outcome = monitor.update_points(
+                points, admit=partial(self._admit, tenant, watched, monitor)
             )
             predicted = self._predicted.get((tenant, watched.name))
             alerts.extend(a for a in outcome.alerts if predicted is None or a.field in predicted)
@@ -222,13 +223,30 @@ class DriftService:
             self._raise_alerts(tenant, watching, alerts)
         return alerts
 
-    def _models_of(self, tenant: str, twin_ids: set[str]) -> _TwinModels:
-        """Each twin's DTDL model, cached with the policies (a twin rarely changes model)."""
+    def _admit(
+        self, tenant: str, watched: WatchedModel, monitor: DriftMonitor, twins: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """Which of ``twins`` run the watched version's DTDL model (new ones get their
+        nameplates), and those whose model is not known (asked about again next batch)."""
+        asked = set(twins)
+        models = self._models_of(tenant, asked)
+        mine = models.among(watched.version.twin_model, asked)
+        if mine and watched.predictor == "model":
+            self._add_twins(tenant, watched, monitor, mine)
+        return mine, asked - models.model_of.keys()
+
+    def _twin_models_now(self, tenant: str) -> _TwinModels:
+        """The tenant's cached twin models, started anew once they are too old."""
         now = time.monotonic()
         with self._lock:
             cached = self._twin_models.get(tenant)
             if cached is None or now - cached.stamp >= _POLICY_TTL:
-                cached = _TwinModels(now, {})
+                cached = self._twin_models[tenant] = _TwinModels(now, {})
+        return cached
+
+    def _models_of(self, tenant: str, twin_ids: set[str]) -> _TwinModels:
+        """Each twin's DTDL model, cached with the policies (a twin rarely changes model)."""
+        cached = self._twin_models_now(tenant)
         missing = twin_ids - cached.model_of.keys()
         if missing:
             found = self._twins.models_of(tenant, sorted(missing))
@@ -255,23 +273,18 @@ class DriftService:
             self._watched[tenant] = (now, watching)
         return watching
 
-    def _monitor(self, tenant: str, watched: WatchedModel, twins: set[str]) -> DriftMonitor:
+    def _new_monitor(self, tenant: str, watched: WatchedModel, twins: set[str]) -> DriftMonitor:
         key = (tenant, watched.name, watched.version.version)
-        monitor = self._monitors.get(key)
-        if monitor is None:
-            for old in [k for k in self._monitors if k[:2] == key[:2]]:
-                del self._monitors[old]  # production moved: the old version's monitor retires
-            self._predicted.pop((tenant, watched.name), None)
-            predictor = self._predictor(tenant, watched, twins)
-            # Room from the start for the streams of the twins at hand (a twin may report fields
-            # the model does not read): no growing on the way; big state arrays start as zeros.
-            fields = 2 * len(predictor.fields or ()) or 4
-            monitor = DriftMonitor(
-                watched.policy, predictor, capacity=max(256, len(twins) * fields)
-            )
-            self._monitors[key] = monitor
-        elif watched.predictor == "model":
-            self._add_twins(tenant, watched, monitor, twins)
+        for old in [k for k in self._monitors if k[:2] == key[:2]]:
+            del self._monitors[old]  # production moved: the old version's monitor retires
+            self._verdicts_at.pop(old, None)
+        self._predicted.pop((tenant, watched.name), None)
+        predictor = self._predictor(tenant, watched, twins)
+        # Room from the start for the streams of the twins at hand (a twin may report fields
+        # the model does not read): no growing on the way; big state arrays start as zeros.
+        fields = 2 * len(predictor.fields or ()) or 4
+        monitor = DriftMonitor(watched.policy, predictor, capacity=max(256, len(twins) * fields))
+        self._monitors[key] = monitor
         return monitor
 
     def _predictor(self, tenant: str, watched: WatchedModel, twins: set[str]) -> StepPredictor:

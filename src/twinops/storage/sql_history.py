@@ -23,7 +23,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,6 @@ MAX_LEVEL = 2  # blocks of this level are never merged again
 BLOCK_POINTS = 2048
 log = logging.getLogger(__name__)
 
-_POINT_COLUMNS = attrgetter("event_time", "value", "flags", "source", "twin_id", "name")
 # Decoded segments a process keeps (by points: a segment holds one batch, up to 50k points).
 _CACHE_POINTS = 400_000
 _MERGES_PER_TRANSACTION = 32
@@ -157,10 +155,8 @@ class HistoryLog:
         """
         if not points:
             return None
-        # Transposed in C: one pass over the points instead of one per column.
-        times, values, flags, sources, twin_ids, names = zip(
-            *map(_POINT_COLUMNS, points), strict=True
-        )
+        # Named tuples transposed in C: one pass over the points instead of one per column.
+        twin_ids, names, times, values, sources, _ids, flags = zip(*points, strict=True)
         columns = codec.build(
             times,
             values,

@@ -47,6 +47,8 @@ class Settings:
     history_compact_points: int = 100_000
     history_compact_segments: int = 64
     history_compact_background: bool = True  # false: compact inside the ingest call
+    # SQLite: WAL checkpoints on a thread of the server instead of inside commits.
+    sqlite_background_checkpoint: bool = True
     mqtt_url: str = ""
     mqtt_client_id: str = "twinops-ingest"
     mqtt_topic_prefix: str = "twinops"

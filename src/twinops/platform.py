@@ -73,6 +73,8 @@ class Platform:
         """Open (and migrate) the database and wire the services."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = open_database(settings.resolved_database_url)
+        if settings.sqlite_background_checkpoint:
+            db.checkpoint_in_background()
         tracing.configure(tracing.endpoint_from(settings.otel_endpoint), settings.otel_service_name)
         metrics = Metrics(clock, queue_depth=lambda: queue_depth(db))
         models = ModelService(SqlModelStore(db), clock)

@@ -134,6 +134,20 @@ def _same(a: BatchOutcome, b: BatchOutcome, n: int | None = None) -> None:
         np.testing.assert_array_equal(getattr(a.detail, name)[:n], getattr(b.detail, name)[:n])
 
 
+def assert_monitored_alike(
+    got: list[Any], want: list[Any], mixed: Platform, pumps_only: Platform, pumps: Any
+) -> DriftMonitor:
+    """The same alerts, the same streams (the pumps') and the same statistics per stream;
+    the mixed platform's monitor."""
+    assert got == want and got
+    monitors = [next(iter(p.drift._monitors.values())) for p in (mixed, pumps_only)]
+    keys = monitors[0]._stream_keys
+    assert keys == monitors[1]._stream_keys and {t for t, _ in keys} == set(pumps)
+    for twin, field in keys:
+        assert monitors[0].status(twin, field) == monitors[1].status(twin, field)
+    return monitors[0]
+
+
 def _reference(twin: str, snapshot: np.ndarray, field: str, step_s: float) -> float:
     """One model step for one point, from scratch: the twin's own parameters, its states and
     inputs from the snapshot row (their defaults where NaN), the output bound to ``field``."""
@@ -390,12 +404,7 @@ def test_the_service_checks_its_models_twins_in_a_mixed_batch_as_on_their_own(
         batch = accepted[start : start + 250]
         got += mixed.drift.observe(tenant, batch)
         want += pumps_only.drift.observe(tenant, [p for p in batch if p.twin_id in pumps])
-    assert got == want and got
-    monitors = [next(iter(p.drift._monitors.values())) for p in (mixed, pumps_only)]
-    keys = monitors[0]._stream_keys
-    assert keys == monitors[1]._stream_keys and {t for t, _ in keys} == set(pumps)
-    for twin, field in keys:
-        assert monitors[0].status(twin, field) == monitors[1].status(twin, field)
+    assert_monitored_alike(got, want, mixed, pumps_only, pumps)
 
 
 def test_the_service_asks_about_twins_again_when_their_models_are_read_anew(
@@ -436,16 +445,11 @@ def test_the_service_asks_about_twins_again_when_their_models_are_read_anew(
         mine = [p for p in batch if p.twin_id in pumps and not (halfway and p.twin_id == moved)]
         got += mixed.drift.observe(tenant, batch)
         want += pumps_only.drift.observe(tenant, mine)
-    assert got == want and got
-    monitors = [next(iter(p.drift._monitors.values())) for p in (mixed, pumps_only)]
-    keys = monitors[0]._stream_keys
-    assert keys == monitors[1]._stream_keys and {t for t, _ in keys} == set(pumps)
-    for twin, field in keys:
-        assert monitors[0].status(twin, field) == monitors[1].status(twin, field)
+    monitor = assert_monitored_alike(got, want, mixed, pumps_only, pumps)
     # The moved pump's streams stopped halfway.
     counts = {
         twin: status.points
-        for (twin, field) in keys
-        if (status := monitors[0].status(twin, field)) and field == "speed"
+        for (twin, field) in monitor._stream_keys
+        if (status := monitor.status(twin, field)) and field == "speed"
     }
     assert counts[moved] < min(n for twin, n in counts.items() if twin != moved)

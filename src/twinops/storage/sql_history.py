@@ -69,12 +69,15 @@ class CompactionPolicy:
 class _Segment:
     """A decoded segment and, built on first use, the positions of each stream in it."""
 
-    __slots__ = ("_points", "_positions", "columns")
+    __slots__ = ("_points", "_positions", "columns", "first", "last")
 
     def __init__(self, columns: codec.Columns) -> None:
         self.columns = columns
         self._positions: dict[StreamKey, np.ndarray] | None = None
         self._points: dict[PointKey, int] | None = None
+        times = columns.times
+        self.first = int(times.min()) if len(times) else 0
+        self.last = int(times.max()) if len(times) else -1
 
     def point(self, key: PointKey) -> int | None:
         """The position of the point at ``key`` (twin, field, event time), or None."""
@@ -214,10 +217,14 @@ class HistoryLog:
         wanted = list(keys)
         if not wanted:
             return {}
-        times = [at for _, _, at in wanted]
+        times = np.array([at for _, _, at in wanted], dtype=np.int64)
         found: dict[PointKey, Any] = {}
-        for segment in self._segments(conn, tenant, min(times), max(times) + 1):
-            for key in wanted:
+        for segment in self._segments(conn, tenant, int(times.min()), int(times.max()) + 1):
+            # Only the keys within the segment's span: a late batch overlaps a few segments,
+            # each over a small part of its time range.
+            inside = np.flatnonzero((times >= segment.first) & (times <= segment.last))
+            for k in inside.tolist():
+                key = wanted[k]
                 i = segment.point(key)
                 if i is not None:
                     found[key] = segment.columns.value(i)

@@ -1,4 +1,4 @@
-"""Small DTDL models and bodies used across the tests."""
+"""Small DTDL models and bodies used across the tests, and a pump model put in production."""
 
 from __future__ import annotations
 
@@ -87,3 +87,31 @@ def pump(**values: Any) -> dict[str, Any]:
 def room(**values: Any) -> dict[str, Any]:
     """A room twin body."""
     return {"$metadata": {"$model": ROOM}, **values}
+
+
+def promote_pump_model(platform: Any, parameters: dict[str, Any]) -> int:
+    """Register ``pump`` (the library PumpModel with ``parameters``) and move ``production``
+    to it; its validation evidence is put in directly (the evidence path is tested elsewhere).
+    """
+    from twinops.registry.entities import EvidenceKind, NewEvidence
+    from twinops.security.entities import AuditEntry, Role
+
+    tenant = platform.settings.default_tenant
+    registry = platform.registry
+    body = {
+        "model": "twinops.sim.library.pump:PumpModel",
+        "thresholds": {"flowRate": {"rmse": 5}},
+        "parameters": parameters,
+    }
+    version = registry.register(tenant, "pump", body, actor="key:m")
+    registry._store.add_evidence(
+        tenant,
+        "pump",
+        version.version,
+        NewEvidence(EvidenceKind.VALIDATION, "validation", "job-v", True, {}, []),
+        1,
+        "key:t",
+        AuditEntry(tenant, "key:t", "EvidenceAttached", "pump", 1),
+    )
+    registry.move_alias(tenant, "pump", "production", version.version, actor="a", role=Role.ADMIN)
+    return int(version.version)

@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from fidelityhelp import FIXED, START, TRUTH, generate, running_pumps
 
+from support import promote_pump_model
 from twinops.api import create_app
 from twinops.config import Settings
 from twinops.demo import load_demo
 from twinops.platform import Platform
-from twinops.registry.entities import EvidenceKind, NewEvidence
-from twinops.security.entities import AuditEntry, Principal, Role
+from twinops.security.entities import Principal, Role
 from twinops.sim.library.pump import PumpModel
 
 PUMP = "twinops.sim.library.pump:PumpModel"
@@ -32,24 +32,9 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 
 def _production_pump(platform: Platform) -> int:
-    """Version 1 of ``pump`` in production, with the parameters the telemetry was made with
-    (its validation evidence put in directly: the evidence path is tested elsewhere)."""
-    tenant = platform.settings.default_tenant
-    registry = platform.registry
+    """Version 1 of ``pump`` in production, with the parameters the telemetry was made with."""
     parameters = {k: v * 0.98 for k, v in TRUTH.items()} | FIXED  # twin 0 of ``generate``
-    body = {"model": PUMP, "thresholds": {"flowRate": {"rmse": 5}}, "parameters": parameters}
-    version = registry.register(tenant, "pump", body, actor="key:m")
-    registry._store.add_evidence(
-        tenant,
-        "pump",
-        version.version,
-        NewEvidence(EvidenceKind.VALIDATION, "validation", "job-v", True, {}, []),
-        1,
-        "key:t",
-        AuditEntry(tenant, "key:t", "EvidenceAttached", "pump", 1),
-    )
-    registry.move_alias(tenant, "pump", "production", version.version, actor="a", role=Role.ADMIN)
-    return version.version
+    return promote_pump_model(platform, parameters)
 
 
 def _telemetry(minutes: int) -> list[dict[str, Any]]:

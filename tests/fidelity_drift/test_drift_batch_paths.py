@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support import promote_pump_model
 from twinops.config import Settings
 from twinops.demo import load_demo
 from twinops.fidelity import drift_service
@@ -32,8 +33,6 @@ from twinops.fidelity.drift import (
 )
 from twinops.fidelity.drift_predictors import _distinct
 from twinops.platform import Platform
-from twinops.registry.entities import EvidenceKind, NewEvidence
-from twinops.security.entities import AuditEntry, Role
 from twinops.sim.library.pump import PumpModel
 from twinops.sim.model import (
     Arrays,
@@ -357,23 +356,7 @@ def platforms(tmp_path: Path) -> Iterator[tuple[Platform, Platform]]:
 
 def _watch(platform: Platform) -> None:
     tenant = platform.settings.default_tenant
-    registry = platform.registry
-    body = {
-        "model": "twinops.sim.library.pump:PumpModel",
-        "thresholds": {"flowRate": {"rmse": 5}},
-        "parameters": VERSION,
-    }
-    version = registry.register(tenant, "pump", body, actor="key:m")
-    registry._store.add_evidence(
-        tenant,
-        "pump",
-        version.version,
-        NewEvidence(EvidenceKind.VALIDATION, "validation", "job-v", True, {}, []),
-        1,
-        "key:t",
-        AuditEntry(tenant, "key:t", "EvidenceAttached", "pump", 1),
-    )
-    registry.move_alias(tenant, "pump", "production", version.version, actor="a", role=Role.ADMIN)
+    promote_pump_model(platform, VERSION)
     detectors = [{"kind": d.name} for d in POLICY.detectors]
     policy = {"predictor": "model", "detectors": detectors, "warmupPoints": 8}
     platform.drift.set_policy(tenant, "pump", policy | {"cooldownSeconds": 0}, actor="key:m")

@@ -116,7 +116,6 @@ class _Checkpointer:
         self._interval = interval
         self._dirty = threading.Event()
         self._stopping = threading.Event()
-        self.checkpoints = 0
         self._thread = threading.Thread(
             target=self._run, name="twinops-sqlite-checkpointer", daemon=True
         )
@@ -139,7 +138,6 @@ class _Checkpointer:
         try:
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            self.checkpoints += 1
         except Exception:  # the next round tries again; a commit is never failed by this
             log.warning("a background WAL checkpoint failed", exc_info=True)
 

@@ -19,8 +19,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from twinops.twins.entities import EventType
 
 metadata = MetaData()
 
@@ -30,6 +33,9 @@ OptionalJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "p
 TENANT = 64
 ID = 128
 DTMI = 2048
+TELEMETRY_EVENT_TYPE = str(EventType.TELEMETRY_APPLIED)
+# Telemetry events are indexed by ``seq >> EVENT_BUCKET_BITS`` before their subject.
+EVENT_BUCKET_BITS = 14
 
 models = Table(
     "models",
@@ -108,7 +114,25 @@ events = Table(
     Column("occurred_at", BigInteger, nullable=False),
     Column("data", JsonDocument, nullable=False),
     Index("ix_events_tenant_seq", "tenant", "seq"),
-    Index("ix_events_subject", "tenant", "subject", "seq"),
+    # Every event but telemetry by subject; telemetry events (one per twin per ingest batch)
+    # by seq bucket first, so a batch's inserts share leaf pages (migration 0012).
+    Index(
+        "ix_events_subject",
+        "tenant",
+        "subject",
+        "seq",
+        sqlite_where=text(f"type <> '{TELEMETRY_EVENT_TYPE}'"),
+        postgresql_where=text(f"type <> '{TELEMETRY_EVENT_TYPE}'"),
+    ),
+    Index(
+        "ix_events_telemetry_subject",
+        "tenant",
+        text(f"(seq >> {EVENT_BUCKET_BITS})"),
+        "subject",
+        "seq",
+        sqlite_where=text(f"type = '{TELEMETRY_EVENT_TYPE}'"),
+        postgresql_where=text(f"type = '{TELEMETRY_EVENT_TYPE}'"),
+    ),
 )
 
 tenants = Table(

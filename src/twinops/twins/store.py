@@ -183,6 +183,8 @@ class EventStore(ABC):
         limit: int = 100,
         newest_first: bool = False,
         before_seq: int | None = None,
+        types: Collection[str] | None = None,
     ) -> list[Event]:
         """Events with a sequence number above ``after_seq`` (and below ``before_seq``),
-        oldest first, or the latest ``limit`` of them first with ``newest_first``."""
+        oldest first, or the latest ``limit`` of them first with ``newest_first``; only
+        events of ``types`` when given."""

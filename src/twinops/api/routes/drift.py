@@ -78,8 +78,13 @@ def alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """The latest drift alerts (``DriftDetected`` events), newest first, with evidence."""
-    recent = platform.events.list_events(caller.tenant, subject=twin, limit=5000, newest_first=True)
-    found = [e for e in recent if e.type == str(EventType.DRIFT_DETECTED)][:limit]
+    found = platform.events.list_events(
+        caller.tenant,
+        subject=twin,
+        limit=limit,
+        newest_first=True,
+        types=[str(EventType.DRIFT_DETECTED)],
+    )
     return {
         "alerts": [
             {

@@ -117,9 +117,9 @@ async def twin_stream(
     """
     tenant = caller.tenant
     await run_in_threadpool(platform.twins.get, tenant, twin_id)  # 404 before streaming
-    if after == 0:  # a new follower starts at the twin's latest event, not its first
+    if after == 0:  # a new follower starts from now: after the latest event of any subject
         latest = await run_in_threadpool(
-            lambda: platform.events.list_events(tenant, subject=twin_id, limit=1, newest_first=True)
+            lambda: platform.events.list_events(tenant, limit=1, newest_first=True)
         )
         after = latest[0].seq if latest else 0
 

@@ -356,3 +356,19 @@ def test_a_merge_reads_its_field_day_through_the_field_index(tmp_path: Path) -> 
         db.dispose()
     # Not the (tenant, day, level) index: that one walks every block of the day.
     assert "ix_telemetry_blocks_field" in plan, plan
+
+
+def test_the_merge_step_groups_a_days_blocks_from_the_day_index_alone(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        stmt = sql_history.mergeable_field_days("t", [19_000, 19_001], 0, 64)
+        compiled = stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+        with db.read() as conn:
+            plan = " ".join(
+                str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            )
+    finally:
+        db.dispose()
+    # No block row read and no sort: a walk of the covering (tenant, day, level, ...) index.
+    assert "COVERING INDEX ix_telemetry_blocks_day" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

@@ -219,7 +219,8 @@ telemetry_blocks = Table(
     Column("points", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False, comment="history_codec columns"),
     Index("ix_telemetry_blocks_field", "tenant", "twin_id", "name", "day", "first_time"),
-    Index("ix_telemetry_blocks_day", "tenant", "day", "level"),
+    # Covering for the merge step's "fields of a day and level with enough blocks" (0013).
+    Index("ix_telemetry_blocks_day", "tenant", "day", "level", "twin_id", "name"),
     # The newest block end of a tenant: late live points newer than it skip block lookups.
     Index("ix_telemetry_blocks_last", "tenant", "last_time"),
 )

@@ -466,19 +466,13 @@ class HistoryLog:
         In short transactions of a few field-days, so ingest never waits long for the
         writer; at most ``_MERGES_PER_COMPACTION`` a time (the rest wait for the next one).
         """
-        b = telemetry_blocks.c
         budget = _MERGES_PER_COMPACTION
         for level in range(MAX_LEVEL):
             groups: list[tuple[str, str, int]] = []
             with self._db.read() as conn:
                 for chunk in _chunks(list(days)):
-                    groups += conn.execute(
-                        select(b.twin_id, b.name, b.day)
-                        .where(b.tenant == tenant, b.day.in_(chunk), b.level == level)
-                        .group_by(b.twin_id, b.name, b.day)
-                        .having(func.count() >= FANIN)
-                        .limit(budget)
-                    ).all()
+                    stmt = mergeable_field_days(tenant, chunk, level, budget)
+                    groups += [(t, n, d) for d, t, n in conn.execute(stmt)]
             groups = groups[:budget]
             budget -= len(groups)
             for batch in _chunks(groups, _MERGES_PER_TRANSACTION):
@@ -589,6 +583,20 @@ def _unindexed(column: Any) -> Any:
     walking every block of the day (10 ms a merge on a fleet, a thousand merges a compaction).
     """
     return column + 0
+
+
+def mergeable_field_days(
+    tenant: str, days: Sequence[int], level: int, limit: int
+) -> Select[Any]:
+    """(day, twin, field) holding at least ``FANIN`` blocks of ``level`` on one of ``days``."""
+    b = telemetry_blocks.c
+    return (
+        select(b.day, b.twin_id, b.name)
+        .where(b.tenant == tenant, b.day.in_(days), b.level == level)
+        .group_by(b.day, b.twin_id, b.name)  # the order of the covering day index
+        .having(func.count() >= FANIN)
+        .limit(limit)
+    )
 
 
 def field_day_blocks(tenant: str, twin_id: str, name: str, day: int, level: int) -> Select[Any]:

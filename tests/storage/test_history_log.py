@@ -18,7 +18,7 @@ import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from twinops.state.entities import AcceptedPoint
 from twinops.storage import Database, open_database, sql_history
@@ -372,3 +372,38 @@ def test_the_merge_step_groups_a_days_blocks_from_the_day_index_alone(tmp_path: 
     # No block row read and no sort: a walk of the covering (tenant, day, level, ...) index.
     assert "COVERING INDEX ix_telemetry_blocks_day" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_a_merge_leaves_a_field_day_alone_when_its_blocks_changed_after_it_read_them(
+    database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqlStateStore(database, EAGER)
+    with monkeypatch.context() as setup:
+        setup.setattr(sql_history, "FANIN", 10 * FANIN)  # FANIN level-0 blocks, none merged
+        for i in range(FANIN):
+            points = [AcceptedPoint(t, "x", T0 + i, float(i), "s") for t in ("a", "b")]
+            store.apply(tenant, points, [], T0)
+    day = T0 // DAY_US
+    with database.snapshot() as conn:
+        merges = [sql_history._Merge.read(conn, tenant, (t, "x"), day, 0) for t in ("a", "b")]
+    assert all(m is not None for m in merges)
+    with database.write() as conn:  # another writer (retention, a second process) moves b's
+        conn.execute(
+            delete(telemetry_blocks).where(
+                telemetry_blocks.c.tenant == tenant,
+                telemetry_blocks.c.twin_id == "b",
+                telemetry_blocks.c.first_time == T0,
+            )
+        )
+    store.history_log._swap(tenant, [m for m in merges if m is not None])
+
+    with database.read() as conn:
+        rows = conn.execute(
+            select(telemetry_blocks.c.twin_id, telemetry_blocks.c.level, func.count())
+            .where(telemetry_blocks.c.tenant == tenant)
+            .group_by(telemetry_blocks.c.twin_id, telemetry_blocks.c.level)
+            .order_by(telemetry_blocks.c.twin_id)
+        ).all()
+    assert [tuple(r) for r in rows] == [("a", 1, 1), ("b", 0, FANIN - 1)]
+    a = store.history(tenant, "a", "x", start=None, end=None, limit=100)
+    assert [s.value for s in a.items] == [float(i) for i in range(FANIN)]

@@ -123,6 +123,37 @@ class Fresh:
     segment: _Segment
 
 
+@dataclass(frozen=True)
+class _Merge:
+    """One field-day's blocks of a level, read for merging into the next level."""
+
+    stream: StreamKey
+    day: int
+    level: int
+    block_ids: tuple[int, ...]
+    merged: codec.Columns
+
+    @classmethod
+    def read(
+        cls, conn: Connection, tenant: str, stream: StreamKey, day: int, level: int
+    ) -> _Merge | None:
+        """The field-day's blocks merged in time order, or None when fewer than FANIN remain."""
+        blocks = conn.execute(field_day_blocks(tenant, *stream, day, level)).all()
+        if len(blocks) < FANIN:
+            return None  # another process merged them first
+        merged = _sorted([codec.decode(payload) for _id, payload in blocks])
+        return cls(stream, day, level, tuple(int(i) for i, _ in blocks), merged)
+
+    def rows(self, tenant: str) -> list[BlockRow]:
+        """The merged blocks' rows, at the next level."""
+        return [
+            _block_row(
+                tenant, self.stream, self.day, self.level + 1, part.times, codec.encode(part)
+            )
+            for part in _capped(self.merged)
+        ]
+
+
 class HistoryLog:
     """Appends, reads, compacts and trims the history of telemetry fields."""
 
@@ -463,10 +494,13 @@ class HistoryLog:
     def _merge(self, tenant: str, days: Sequence[int]) -> None:
         """Merge each field-day's blocks of one level, FANIN or more, into the next level.
 
-        In short transactions of a few field-days, so ingest never waits long for the
-        writer; at most ``_MERGES_PER_COMPACTION`` a time (the rest wait for the next one).
+        A few field-days at a time, built outside the write lock from a snapshot: the write
+        transaction only checks their blocks are still there and swaps them, so ingest
+        never waits on a merge's decoding. At most ``_MERGES_PER_COMPACTION`` a time (the
+        rest wait for the next compaction).
         """
         budget = _MERGES_PER_COMPACTION
+        background = threading.current_thread() is self._worker
         for level in range(MAX_LEVEL):
             groups: list[tuple[str, str, int]] = []
             with self._db.read() as conn:
@@ -476,27 +510,31 @@ class HistoryLog:
             groups = groups[:budget]
             budget -= len(groups)
             for batch in _chunks(groups, _MERGES_PER_TRANSACTION):
-                with self._db.write() as conn:
-                    self.lock(conn, tenant)
-                    for twin_id, name, day in batch:
-                        self._merge_field_day(conn, tenant, twin_id, name, day, level)
+                with self._db.snapshot() as conn:
+                    merges = [
+                        merge
+                        for twin_id, name, day in batch
+                        if (merge := _Merge.read(conn, tenant, (twin_id, name), day, level))
+                    ]
+                if merges:
+                    self._swap(tenant, merges)
+                if background:
+                    time.sleep(_PAUSE_SECONDS)  # a waiting ingest takes the write lock first
 
-    def _merge_field_day(
-        self, conn: Connection, tenant: str, twin_id: str, name: str, day: int, level: int
-    ) -> None:
+    def _swap(self, tenant: str, merges: Sequence[_Merge]) -> None:
+        """Replace each merge's blocks by its merged ones, unless another writer moved them."""
         b = telemetry_blocks.c
-        blocks = conn.execute(field_day_blocks(tenant, twin_id, name, day, level)).all()
-        if len(blocks) < FANIN:
-            return  # another process merged them first
-        merged = _sorted([codec.decode(payload) for _id, payload in blocks])
-        _insert_blocks(
-            conn,
-            [
-                _block_row(tenant, (twin_id, name), day, level + 1, part.times, codec.encode(part))
-                for part in _capped(merged)
-            ],
-        )
-        conn.execute(delete(telemetry_blocks).where(b.id.in_([i for i, _ in blocks])))
+        rows = {id(m): m.rows(tenant) for m in merges}
+        with self._db.write() as conn:
+            self.lock(conn, tenant)
+            wanted = [i for m in merges for i in m.block_ids]
+            present: set[int] = set()
+            for chunk in _chunks(wanted):
+                present.update(conn.execute(select(b.id).where(b.id.in_(chunk))).scalars())
+            done = [m for m in merges if present.issuperset(m.block_ids)]
+            _insert_blocks(conn, [row for m in done for row in rows[id(m)]])
+            for chunk in _chunks([i for m in done for i in m.block_ids]):
+                conn.execute(delete(telemetry_blocks).where(b.id.in_(chunk)))
 
     def delete_before(
         self, conn: Connection, tenant: str, twin_id: str, name: str, before: int, budget: int
@@ -585,9 +623,7 @@ def _unindexed(column: Any) -> Any:
     return column + 0
 
 
-def mergeable_field_days(
-    tenant: str, days: Sequence[int], level: int, limit: int
-) -> Select[Any]:
+def mergeable_field_days(tenant: str, days: Sequence[int], level: int, limit: int) -> Select[Any]:
     """(day, twin, field) holding at least ``FANIN`` blocks of ``level`` on one of ``days``."""
     b = telemetry_blocks.c
     return (

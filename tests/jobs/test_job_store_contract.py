@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from twinops.jobs.entities import (
     Artifact,
@@ -20,6 +22,7 @@ from twinops.jobs.store import Claim, Move, ProgressUpdate
 from twinops.security.entities import AuditEntry
 from twinops.storage import Database
 from twinops.storage.audit import iter_audit
+from twinops.storage.schema import jobs
 from twinops.storage.sql_jobs import SqlJobStore
 
 SHA = "a" * 64
@@ -209,3 +212,26 @@ def test_concurrent_runners_never_overrun_a_tenant_quota(database: Database, ten
         claimed = sum(pool.map(one_runner, range(8)))
     assert claimed == 2
     assert store.count(tenant, [JobStatus.RUNNING]) == 2
+
+
+def test_a_claim_with_nothing_due_never_opens_a_write_transaction(
+    database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqlJobStore(database)
+    writes: list[int] = []
+    write = database.write
+
+    def counted() -> Any:
+        writes.append(1)
+        return write()
+
+    monkeypatch.setattr(database, "write", counted)
+    assert store.claim(claim(tenant, 2)) == []
+    retried = create(store, job(tenant))
+    with write() as conn:  # a retry waiting for its backoff: queued, not due before 20_000
+        conn.execute(update(jobs).where(jobs.c.job_id == retried.job_id).values(not_before=20_000))
+    writes.clear()
+    assert store.claim(claim(tenant, 2, now=10_000)) == []
+    assert writes == []
+    assert [j.job_id for j in store.claim(claim(tenant, 2, now=20_000))] == [retried.job_id]
+    assert writes == [1]

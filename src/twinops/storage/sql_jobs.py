@@ -251,6 +251,10 @@ class SqlJobStore(JobStore):
         if claim.limit <= 0:
             return []
         check_transition("(claim)", JobStatus.QUEUED, JobStatus.RUNNING)
+        if not self._any_ready(claim):
+            # Idle runners poll twice a second: a read, so they never queue for SQLite's one
+            # writer (ingest holds it most of the time) only to find nothing.
+            return []
         picked: list[Job] = []
         with self._db.write() as conn:
             if not self._db.is_sqlite:
@@ -271,6 +275,17 @@ class SqlJobStore(JobStore):
                 if not skipped or len(picked) >= claim.limit:
                     break
         return picked
+
+    def _any_ready(self, claim: Claim) -> bool:
+        """True when a job the claim may take is queued and due."""
+        stmt = select(jobs.c.job_id).where(
+            jobs.c.status == _QUEUED,
+            or_(jobs.c.not_before.is_(None), jobs.c.not_before <= claim.now),
+        )
+        if claim.tenants:
+            stmt = stmt.where(jobs.c.tenant.in_(claim.tenants))
+        with self._db.read() as conn:
+            return conn.execute(stmt.limit(1)).first() is not None
 
     def _claim_page(
         self,

@@ -160,6 +160,24 @@ def test_events_stream_lists_changes_in_order(loaded: TestClient) -> None:
     assert events[0]["seq"] < events[1]["seq"]
 
 
+def test_events_are_filtered_by_type(loaded: TestClient) -> None:
+    loaded.put("/v1/twins/p1", json=pump())
+    loaded.patch("/v1/twins/p1", json=[{"op": "add", "path": "/serial", "value": "S"}])
+    updated = loaded.get("/v1/events", params={"subject": "p1", "type": "TwinUpdated"})
+    assert [e["type"] for e in updated.json()["data"]] == ["TwinUpdated"]
+    both = loaded.get(
+        "/v1/events", params=[("type", "TwinUpdated"), ("type", "TwinCreated"), ("order", "desc")]
+    )
+    assert [e["type"] for e in both.json()["data"] if e["subject"] == "p1"] == [
+        "TwinUpdated",
+        "TwinCreated",
+    ]
+    from twinops.sdk import Client
+
+    sdk = Client(http=loaded)
+    assert [e["type"] for e in sdk.events(subject="p1", types=["TwinCreated"])] == ["TwinCreated"]
+
+
 def test_external_id_mapping_round_trip(loaded: TestClient) -> None:
     loaded.put("/v1/twins/p1", json=pump())
     assert loaded.put("/v1/externalids/scada/P.1", json={"twin": "p1"}).status_code == 200

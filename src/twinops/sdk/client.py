@@ -195,11 +195,15 @@ class Client:
             if not token:
                 return
 
-    def events(self, after: int = 0, subject: str | None = None) -> list[dict[str, Any]]:
-        """One page of events after sequence number ``after``."""
+    def events(
+        self, after: int = 0, subject: str | None = None, types: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """One page of events after sequence number ``after`` (only ``types`` when given)."""
         params: dict[str, Any] = {"after": after}
         if subject:
             params["subject"] = subject
+        if types:
+            params["type"] = list(types)
         result: list[dict[str, Any]] = self._json("GET", "/v1/events", params=params)["data"]
         return result
 

@@ -49,6 +49,14 @@ def list_events(
     before: Annotated[
         int | None, Query(ge=1, le=2**62, description="only events with a lower `seq`")
     ] = None,
+    types: Annotated[
+        list[Annotated[str, Query(max_length=64)]] | None,
+        Query(
+            alias="type",
+            max_length=32,
+            description="only events of these types (repeatable), e.g. `DriftDetected`",
+        ),
+    ] = None,
 ) -> Any:
     """Events after ``after`` in order; ``next`` is the ``after`` of the following page."""
     items = platform.events.list_events(
@@ -58,6 +66,7 @@ def list_events(
         limit=limit,
         newest_first=order == "desc",
         before_seq=before,
+        types=types,
     )
     next_after = str(items[-1].seq) if len(items) == limit else None
     return {"data": [event_to_json(e) for e in items], "next": next_after}

@@ -14,6 +14,8 @@ Ours:
     batch on a fresh SQLite data folder holding the models and the fleet; only the calls
     are timed (after one warm-up batch, and after freezing the start-up heap out of the
     garbage collector's sight as ``twinops serve`` does: ``api.asgi.freeze_startup_heap``);
+    ``windows`` gives the rate of every 100,000 points in turn, so a long run (``--points``)
+    shows whether ingest holds up as history, events and blocks pile up;
   * ``http``: ``twinops serve`` (a subprocess on a free port) and ``--clients`` client
     processes (httpx, keep-alive) posting JSON arrays to ``POST /v1/telemetry``, bodies
     encoded beforehand; points/s = 2xx-acknowledged points from the first send to the last
@@ -148,6 +150,17 @@ def _rate(points: int, seconds: float, durations: list[float] | None = None) -> 
     return result
 
 
+def _windows(durations: list[float], batch: int, window: int = 100_000) -> dict[str, Any]:
+    """Points/s per ``window`` points in order: whether ingest holds up as history grows."""
+    per = max(1, window // batch)
+    rates = [
+        round(len(chunk) * batch / sum(chunk))
+        for chunk in (durations[i : i + per] for i in range(0, len(durations), per))
+        if len(chunk) == per
+    ]
+    return {"points": per * batch, "points_per_s": rates, "slowest": min(rates, default=None)}
+
+
 # -- raw SQLite -------------------------------------------------------------------------------
 
 
@@ -243,6 +256,7 @@ def in_process(data_dir: Path, work: Workload) -> dict[str, Any]:
     finally:
         platform.close()
     result = _rate(counts["accepted"], sum(durations), durations)
+    result["windows"] = _windows(durations, work.batch)
     result["counts"] = dict(counts)
     if errors:
         result["first_errors"] = errors

@@ -11,11 +11,15 @@ from sqlalchemy import text
 from twinops.storage import open_database
 
 
-def _fill(db_url: str, *, background: bool, rows: int = 400) -> tuple[int, int]:
+def _fill(
+    db_url: str, *, background: bool, rows: int = 400, release: bool = False
+) -> tuple[int, int]:
     """Write ``rows`` 4 KiB rows, one transaction each; (main file size, WAL pages left)."""
     db = open_database(db_url)
     if background:
         db.checkpoint_in_background(interval=0.05)
+    if release:  # as twinops serve --workers N does before starting its workers
+        db.release_connections()
     try:
         with db.write() as conn:
             conn.exec_driver_sql("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)")
@@ -40,6 +44,15 @@ def test_background_checkpoints_move_the_wal_into_the_database_file(tmp_path: Pa
     size, autocheckpoint = _fill(f"sqlite:///{tmp_path / 'bg.db'}", background=True)
     assert autocheckpoint == 0  # commits no longer checkpoint...
     assert size >= 400 * 4096  # ...and the thread did: the rows reached the main file
+
+
+def test_handing_back_pooled_connections_keeps_checkpointing_in_the_background(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'released.db'}"
+    size, autocheckpoint = _fill(url, background=True, release=True)
+    assert autocheckpoint == 0
+    assert size >= 400 * 4096
 
 
 def test_without_the_thread_commits_checkpoint_as_sqlite_does(tmp_path: Path) -> None:

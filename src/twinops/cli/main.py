@@ -99,7 +99,7 @@ def _serve(
         return
     # The job runner, the demo's feeder and the MQTT consumer write through the platform from
     # here: keep it open, only hand back the connections pooled before the workers start.
-    platform.db.dispose()
+    platform.db.release_connections()
     # Worker processes rebuild the platform from the environment, so pass the settings on.
     os.environ[env_name("data_dir")] = str(settings.data_dir)
     os.environ[env_name("database_url")] = settings.resolved_database_url

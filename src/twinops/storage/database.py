@@ -93,6 +93,10 @@ class Database:
         self.engine.dispose()  # pooled connections come back without autocheckpoints
         self._checkpointer = _Checkpointer(self.engine, interval)
 
+    def release_connections(self) -> None:
+        """Close the pooled connections; later calls open new ones (checkpointing goes on)."""
+        self.engine.dispose()
+
     def dispose(self) -> None:
         """Close every pooled connection (and stop checkpointing in the background)."""
         if self._checkpointer is not None:

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from twinops.storage import Database
+from twinops.storage import events as sql_events
 from twinops.storage.events import SqlEventStore, append_subject_events
 from twinops.storage.schema import EVENT_BUCKET_BITS
 from twinops.twins.entities import EventType, NewEvent
@@ -138,3 +140,26 @@ def test_subject_listings_seek_the_subject_and_telemetry_indexes(
     assert any("ix_events_subject" in plan for plan in plans), plans
     assert any("ix_events_telemetry_subject" in plan for plan in plans), plans
     assert not any("ix_events_tenant_seq" in plan for plan in plans), plans
+
+
+def test_a_subject_listing_sees_one_state_when_events_land_between_its_statements(
+    database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = SqlEventStore(database)
+    _created(events, tenant, "tw1", 1)
+    telemetry_part = sql_events._telemetry_of_subject
+    raced: list[int] = []
+
+    def racing(*args: Any) -> Any:
+        if not raced:  # other writers commit between the listing's two statements
+            raced.append(1)
+            _created(events, tenant, "tw1", 2)
+            _telemetry_batches(database, tenant, 1, 2)
+        return telemetry_part(*args)
+
+    monkeypatch.setattr(sql_events, "_telemetry_of_subject", racing)
+    first = events.list_events(tenant, subject="tw1")
+    # Neither newcomer, not the newer one alone: a follower paging on from here misses nothing.
+    assert [e.data for e in first] == [{"at": 1}]
+    rest = events.list_events(tenant, subject="tw1", after_seq=first[-1].seq)
+    assert [e.type for e in rest] == ["TwinCreated", TELEMETRY]

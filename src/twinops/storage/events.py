@@ -84,7 +84,9 @@ class SqlEventStore(EventStore):
         oldest first, or the latest ``limit`` of them first with ``newest_first``; only
         events of ``types`` when given."""
         window = _Window(after_seq, before_seq, limit, newest_first)
-        with self._db.read() as conn:
+        # A subject's listing runs several statements: one snapshot, so an event committed
+        # between them cannot be skipped by a follower paging on with `after`.
+        with self._db.snapshot() if subject is not None else self._db.read() as conn:
             if subject is None:
                 stmt = window.apply(select(events).where(events.c.tenant == tenant), types)
                 rows = list(conn.execute(stmt))

@@ -1,12 +1,14 @@
-"""The SQLite engine's write path: WAL checkpoints on a thread of their own."""
+"""The SQLite engine's write path: WAL checkpoints on a thread of their own, one writer."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from twinops.storage import open_database
 
@@ -69,3 +71,55 @@ def test_dispose_stops_the_checkpointer(tmp_path: Path) -> None:
     assert any(t.name == "twinops-sqlite-checkpointer" for t in threading.enumerate())
     db.dispose()
     assert not any(t.name == "twinops-sqlite-checkpointer" for t in threading.enumerate())
+
+
+def _impatient(dbapi_conn: Any, _record: Any) -> None:
+    """SQLite's own wait for a locked database, off: only twinops's lock may serialise."""
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+
+def _write_rows(db_url: str, writer: int, rows: int, start: Any, errors: Any) -> None:
+    """(process) ``rows`` write transactions, each reading then inserting, with no busy wait."""
+    db = open_database(db_url, migrate=False)
+    event.listen(db.engine, "connect", _impatient)
+    db.release_connections()
+    start.wait(10)
+    try:
+        for i in range(rows):
+            with db.write() as conn:
+                count = conn.exec_driver_sql("SELECT count(*) FROM log").scalar_one()
+                conn.exec_driver_sql(
+                    "INSERT INTO log (writer, i, seen) VALUES (?, ?, ?)", (writer, i, count)
+                )
+    except Exception as exc:  # reported to the test: a locked database is the failure
+        errors.put(f"writer {writer}: {exc}")
+    finally:
+        db.dispose()
+
+
+def test_writers_of_two_processes_take_turns_without_busy_retries(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    db = open_database(url, migrate=False)
+    with db.write() as conn:  # the parent holds its lock descriptor when the children fork
+        conn.exec_driver_sql("CREATE TABLE log (writer INTEGER, i INTEGER, seen INTEGER)")
+    ctx = multiprocessing.get_context("fork")
+    start, errors = ctx.Event(), ctx.Queue()
+    writers = [ctx.Process(target=_write_rows, args=(url, w, 150, start, errors)) for w in (1, 2)]
+    for process in writers:
+        process.start()
+    start.set()
+    with db.write() as conn:  # the parent writes meanwhile, through the same lock
+        conn.exec_driver_sql("INSERT INTO log (writer, i, seen) VALUES (0, 0, -1)")
+    for process in writers:
+        process.join(60)
+    try:
+        assert errors.empty(), errors.get()
+        with db.read() as conn:
+            rows = conn.exec_driver_sql("SELECT writer, count(*) FROM log GROUP BY writer").all()
+            seen = [r[0] for r in conn.exec_driver_sql("SELECT seen FROM log WHERE writer > 0")]
+        assert dict(rows) == {0: 1, 1: 150, 2: 150}
+        # Each transaction saw every earlier one: they ran one after the other.
+        assert sorted(seen) == sorted(set(seen)) and len(seen) == 300
+        assert (tmp_path / "shared.db-writer.lock").exists()
+    finally:
+        db.dispose()

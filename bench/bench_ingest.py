@@ -16,6 +16,10 @@ Ours:
     garbage collector's sight as ``twinops serve`` does: ``api.asgi.freeze_startup_heap``);
     ``windows`` gives the rate of every 100,000 points in turn, so a long run (``--points``)
     shows whether ingest holds up as history, events and blocks pile up;
+  * ``lagging`` (only when asked for): the same in process, but every fourth batch arrives
+    ``--lag-batches`` (40) batches late, as from a gateway that fell behind: each of its
+    points is older than what its field shows, so it is looked up in history (a duplicate?)
+    where the segments no longer hold that time and the blocks do;
   * ``http``: ``twinops serve`` (a subprocess on a free port) and ``--clients`` client
     processes (httpx, keep-alive) posting JSON arrays to ``POST /v1/telemetry``, bodies
     encoded beforehand; points/s = 2xx-acknowledged points from the first send to the last
@@ -228,8 +232,20 @@ def _other_writes(conn: Any, rows: list[b.Row], now: int) -> None:
 # -- in process -------------------------------------------------------------------------------
 
 
-def in_process(data_dir: Path, work: Workload) -> dict[str, Any]:
-    """IngestService.ingest, batch after batch; only the calls are timed."""
+def _ordered(
+    batches: Iterator[tuple[list[dict[str, Any]], list[b.Row]]], lag: int
+) -> Iterator[tuple[list[dict[str, Any]], list[b.Row]]]:
+    """The batches in order, or with every fourth one ``lag`` batches late (a lagging source)."""
+    if not lag:
+        yield from batches
+        return
+    held = list(batches)
+    for i in sorted(range(len(held)), key=lambda i: (i + lag if i % 4 == 0 else i, i)):
+        yield held[i]
+
+
+def in_process(data_dir: Path, work: Workload, lag: int = 0) -> dict[str, Any]:
+    """IngestService.ingest, batch after batch (``lag``: see ``_ordered``); only calls timed."""
     platform = b.open_platform(data_dir)
     try:
         warm = platform.ingest.ingest(TENANT, work.warmup_points(), source="warmup")
@@ -241,7 +257,7 @@ def in_process(data_dir: Path, work: Workload) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
         clock = time.perf_counter
         last = clock()
-        for points, _rows in work.batches():
+        for points, _rows in _ordered(work.batches(), lag):
             start = clock()
             report = platform.ingest.ingest(TENANT, points, source=SOURCE)
             durations.append(clock() - start)
@@ -737,7 +753,15 @@ def main(argv: list[str] | None = None) -> int:
         "--id-fraction", type=float, default=0.0, help="share of twins sending message ids (0)"
     )
     parser.add_argument(
-        "--modes", default="inprocess,http,mqtt", help="inprocess,http,mqtt (all by default)"
+        "--modes",
+        default="inprocess,http,mqtt",
+        help="inprocess,http,mqtt (the default), and lagging",
+    )
+    parser.add_argument(
+        "--lag-batches",
+        type=int,
+        default=40,
+        help="lagging mode: every fourth batch arrives this many batches late (40)",
     )
     parser.add_argument("--clients", type=int, default=4, help="HTTP client processes (4)")
     parser.add_argument(
@@ -770,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.twins, args.points, args.batch, args.clients = 300, 10_000, 2000, 2
     modes = {m.strip() for m in args.modes.split(",") if m.strip()}
-    unknown = modes - {"inprocess", "http", "mqtt"}
+    unknown = modes - {"inprocess", "lagging", "http", "mqtt"}
     if unknown:
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
 
@@ -817,6 +841,19 @@ def main(argv: list[str] | None = None) -> int:
                 "throughput_fraction_of_bare": b.ratio(ours["points_per_s"], raw["points_per_s"]),
                 "throughput_fraction_of_bare_all_writes": b.ratio(
                     ours["points_per_s"], raw_all["points_per_s"]
+                ),
+            }
+        if "lagging" in modes:
+            b.log(f"in process, every fourth batch {args.lag_batches} batches late ...")
+            lagging = in_process(
+                b.copy_data_dir(fleet_dir, root / "lagging"), work, lag=args.lag_batches
+            )
+            b.log(f"  {lagging['points_per_s']} points/s")
+            result["lagging_source"] = {
+                "lag_batches": args.lag_batches,
+                "twinops_ingest": lagging,
+                "throughput_fraction_of_bare": b.ratio(
+                    lagging["points_per_s"], raw["points_per_s"]
                 ),
             }
         if "http" in modes:

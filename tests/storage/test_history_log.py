@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select, text
 
 from twinops.state.entities import AcceptedPoint
-from twinops.storage import Database, open_database, sql_history
+from twinops.storage import Database, history_codec, open_database, sql_history
 from twinops.storage.history_codec import build, decode, encode
 from twinops.storage.migrations import alembic_config
 from twinops.storage.schema import telemetry_blocks, telemetry_segments
@@ -149,6 +149,12 @@ def blocks_of(database: Database, tenant: str) -> list[tuple[int, int, int]]:
         return [tuple(r) for r in rows]
 
 
+def block_ids(database: Database, tenant: str) -> list[int]:
+    with database.read() as conn:
+        stmt = select(telemetry_blocks.c.id).where(telemetry_blocks.c.tenant == tenant)
+        return list(conn.execute(stmt).scalars())
+
+
 def segment_count(database: Database, tenant: str) -> int:
     with database.read() as conn:
         return int(
@@ -205,6 +211,90 @@ def test_a_compaction_by_another_process_is_seen_by_a_reader_with_a_warm_cache(
     assert [s.value for s in page.items] == [1, 2, 3]  # each once: no stale cached segment
     late = reader.apply(tenant, [AcceptedPoint("a", "x", T0 + 1, 2.0, "s")], [], T0)
     assert (late.accepted, late.duplicates) == (0, 1)
+
+
+def in_blocks(store: SqlStateStore, tenant: str, points: list[tuple[int, float]]) -> None:
+    """Apply one point per batch at (offset from T0, value); EAGER compacts them into blocks."""
+    for offset, value in points:
+        store.apply(tenant, [AcceptedPoint("a", "x", T0 + offset, value, "s")], [], T0)
+
+
+def test_late_points_in_blocks_are_judged_from_the_block_cache_batch_after_batch(
+    database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqlStateStore(database, EAGER)
+    in_blocks(store, tenant, [(k * 10, float(k)) for k in range(20)])
+    reads: list[bytes] = []
+    original = history_codec.decode
+
+    def counted(payload: bytes) -> Any:
+        reads.append(payload)
+        return original(payload)
+
+    monkeypatch.setattr(history_codec, "decode", counted)
+    first = store.apply(tenant, [AcceptedPoint("a", "x", T0 + 30, 3.0, "s")], [], T0)
+    decoded = len(reads)
+    again = store.apply(
+        tenant,
+        [AcceptedPoint("a", "x", T0 + 40, 4.0, "s"), AcceptedPoint("a", "x", T0 + 45, 9.0, "s")],
+        [],
+        T0,
+    )
+    conflict = store.apply(tenant, [AcceptedPoint("a", "x", T0 + 50, 7.0, "s")], [], T0)
+    assert (first.accepted, first.duplicates) == (0, 1)
+    assert (again.accepted, again.duplicates) == (1, 1)  # 45 is new, 40 a repeat
+    assert [c.reason for c in conflict.conflicts] and conflict.accepted == 0
+    assert decoded >= 1
+    # The later lookups found the same blocks cached: no block decoded again (the new point
+    # at 45 went to a segment and was compacted into a block of its own, decoded for nothing).
+    assert len(reads) == decoded
+
+
+def test_a_block_that_replaced_a_cached_one_under_its_id_is_read_again(
+    database: Database, tenant: str
+) -> None:
+    cached = SqlStateStore(database, EAGER)
+    other = SqlStateStore(database, EAGER)  # another process: its own caches
+    times = (0, 10, 20)
+    cached.apply(tenant, [AcceptedPoint("a", "x", T0 + k, float(k), "s") for k in times], [], T0)
+    [old_id] = block_ids(database, tenant)
+    first = cached.apply(tenant, [AcceptedPoint("a", "x", T0 + 10, 10.0, "s")], [], T0)
+    assert first.duplicates == 1  # the block is now in the cache
+    with database.write() as conn:  # retention in the other process drops the whole block
+        other.history_log.delete_before(conn, tenant, "a", "x", T0 + 25, budget=1_000_000)
+    # The same times again, other values: a block of the same field, span and size.
+    resent = [AcceptedPoint("a", "x", T0 + k, 99.0, "s") for k in times]
+    assert other.apply(tenant, resent, [], T0).accepted == 3
+    [new_id] = block_ids(database, tenant)
+    if database.is_sqlite:
+        assert new_id == old_id  # SQLite gave the deleted newest block's rowid to the new one
+    late = cached.apply(tenant, [AcceptedPoint("a", "x", T0 + 10, 99.0, "s")], [], T0)
+    # Judged against the new block (99 at +10), not the cached old one (10 at +10).
+    assert (late.duplicates, late.conflicts) == (1, ())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.sets(st.integers(0, 40), max_size=8)),
+        max_size=6,
+    ),
+    st.sets(st.tuples(st.sampled_from(["a", "b", "d"]), st.integers(0, 40)), max_size=20),
+)
+def test_finding_keys_in_blocks_agrees_with_a_plain_search(
+    fields: list[tuple[str, set[int]]], wanted: set[tuple[str, int]]
+) -> None:
+    # A field's points are in at most one block each (history keeps a key once).
+    taken: dict[str, set[int]] = defaultdict(set)
+    blocks = []
+    for twin, times in fields:
+        fresh = sorted(times - taken[twin])
+        taken[twin] |= set(fresh)
+        columns = build(fresh, [t * 1.5 for t in fresh], 0, [0] * len(fresh), ["s"] * len(fresh))
+        blocks.append(((twin, "x"), columns))
+    keys = [(twin, "x", at) for twin, at in sorted(wanted)]
+    expected = {(twin, "x", at): at * 1.5 for twin, _, at in keys if at in taken[twin]}
+    assert sql_history._find_in_blocks(blocks, keys) == expected
 
 
 def test_history_reads_stop_decoding_blocks_once_a_page_is_full(
@@ -356,6 +446,29 @@ def test_a_merge_reads_its_field_day_through_the_field_index(tmp_path: Path) -> 
         db.dispose()
     # Not the (tenant, day, level) index: that one walks every block of the day.
     assert "ix_telemetry_blocks_field" in plan, plan
+
+
+@pytest.mark.parametrize("spans", [1, 2, 10, 1000])
+def test_a_late_batch_lists_its_blocks_by_field_seeks_in_the_end_time_index_alone(
+    tmp_path: Path, spans: int
+) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        sql = sql_history.blocks_of_field_days_sql("?", spans)
+        params = tuple(["pump-1", "flow", 19_000, 1, 2] * spans + ["t"])
+        with db.read() as conn:
+            plan = [str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+    finally:
+        db.dispose()
+    # One seek per span on (tenant, twin, field, day, last_time), reading no block row: never a
+    # walk of the tenant's blocks by (tenant, last_time) (an OR of ten terms with the tenant
+    # outside it did that), nor of the day's blocks from its start (the field index).
+    searches = [line for line in plan if line.startswith("SEARCH")]
+    assert searches == [
+        "SEARCH b USING COVERING INDEX ix_telemetry_blocks_field_end"
+        " (tenant=? AND twin_id=? AND name=? AND day=? AND last_time>?)"
+    ], plan
+    assert not [line for line in plan if line.startswith("SCAN b")], plan
 
 
 def test_the_merge_step_groups_a_days_blocks_from_the_day_index_alone(tmp_path: Path) -> None:

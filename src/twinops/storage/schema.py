@@ -219,10 +219,32 @@ telemetry_blocks = Table(
     Column("points", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False, comment="history_codec columns"),
     Index("ix_telemetry_blocks_field", "tenant", "twin_id", "name", "day", "first_time"),
+    # A field-day's blocks by end time, covering the listing of late points' lookups: those
+    # ending after a late point are few (the newest), where the field index walked every
+    # block of the day that starts before it (0014).
+    Index(
+        "ix_telemetry_blocks_field_end",
+        "tenant",
+        "twin_id",
+        "name",
+        "day",
+        "last_time",
+        "first_time",
+        "points",
+    ),
     # Covering for the merge step's "fields of a day and level with enough blocks" (0013).
     Index("ix_telemetry_blocks_day", "tenant", "day", "level", "twin_id", "name"),
     # The newest block end of a tenant: late live points newer than it skip block lookups.
     Index("ix_telemetry_blocks_last", "tenant", "last_time"),
+)
+
+# Bumped by every retention delete of a tenant's blocks: a process caching decoded blocks by
+# row id drops the tenant's when it changes (SQLite gives a deleted largest rowid again).
+history_trims = Table(
+    "history_trims",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )
 
 # The latest *event* per field: only a newer event time replaces it.
@@ -458,6 +480,7 @@ __all__ = [
     "drift_policies",
     "events",
     "external_ids",
+    "history_trims",
     "job_artifacts",
     "job_logs",
     "jobs",

@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, Select, delete, func, insert, select, text, update
@@ -32,7 +32,7 @@ from twinops.state.entities import AcceptedPoint
 from twinops.storage import history_codec as codec
 from twinops.storage.bulk import sql_marker
 from twinops.storage.database import Database
-from twinops.storage.schema import telemetry_blocks, telemetry_segments
+from twinops.storage.schema import history_trims, telemetry_blocks, telemetry_segments
 
 DAY_US = 86_400_000_000
 FANIN = 16  # blocks of one level merged into the next level
@@ -44,11 +44,14 @@ log = logging.getLogger(__name__)
 
 # Decoded segments a process keeps (by points: a segment holds one batch, up to 50k points).
 _CACHE_POINTS = 400_000
+# Decoded blocks a process keeps for late points' lookups (by points; a block holds <= 2048).
+_BLOCK_CACHE_POINTS = 400_000
 _MERGES_PER_TRANSACTION = 32
 _RUNS_PER_PAUSE = 256
 _PAUSE_SECONDS = 0.002
 _MERGES_PER_COMPACTION = 1024
 _IN_CHUNK = 400
+_SPANS_PER_LISTING = 1000  # 5 parameters each, within SQLite's and PostgreSQL's limits
 StreamKey = tuple[str, str]
 PointKey = tuple[str, str, int]
 
@@ -103,6 +106,49 @@ class _Segment:
         return self._positions.get(key)
 
 
+def _find_in_blocks(
+    blocks: Sequence[tuple[StreamKey, codec.Columns]], keys: Sequence[PointKey]
+) -> dict[PointKey, Any]:
+    """The stored values at ``keys`` that ``blocks`` (each one field's points) hold.
+
+    A batch that arrives after newer ones checks thousands of fields against a few blocks
+    each. One stable sort of every block time and every wanted time by (field, time) puts a
+    stored point just before the wanted key it matches, where a loop over the blocks cost
+    about 15 µs a block.
+    """
+    if not blocks or not keys:
+        return {}
+    codes: dict[StreamKey, int] = {}
+    block_codes = np.array([codes.setdefault(stream, len(codes)) for stream, _ in blocks])
+    lengths = np.array([len(columns) for _, columns in blocks], dtype=np.int64)
+    stored = int(lengths.sum())
+    times = np.concatenate(
+        [columns.times for _, columns in blocks]
+        + [np.fromiter((at for _, _, at in keys), np.int64, len(keys))]
+    )
+    fields = np.concatenate(
+        [
+            np.repeat(block_codes, lengths),
+            np.array([codes.get((twin_id, name), -1) for twin_id, name, _ in keys]),
+        ]
+    )
+    order = np.lexsort((times, fields))  # stable: a stored point sorts before its key
+    sorted_times, sorted_fields = times[order], fields[order]
+    equal = np.flatnonzero(
+        (sorted_fields[1:] == sorted_fields[:-1]) & (sorted_times[1:] == sorted_times[:-1])
+    )
+    point, key = order[equal], order[equal + 1]
+    matched = (point < stored) & (key >= stored)
+    point, key = point[matched], key[matched] - stored
+    starts = np.cumsum(lengths) - lengths
+    which = np.searchsorted(starts, point, side="right") - 1
+    positions = point - starts[which]
+    return {
+        keys[k]: blocks[b][1].value(i)
+        for k, b, i in zip(key.tolist(), which.tolist(), positions.tolist(), strict=True)
+    }
+
+
 def _group_positions(columns: codec.Columns) -> dict[StreamKey, np.ndarray]:
     assert columns.stream_idx is not None
     order = np.lexsort((columns.times, columns.stream_idx))
@@ -113,6 +159,21 @@ def _group_positions(columns: codec.Columns) -> dict[StreamKey, np.ndarray]:
         columns.streams[int(codes[first])]: group
         for first, group in zip(firsts, np.split(order, starts), strict=True)
     }
+
+
+class _BlockKey(NamedTuple):
+    """What identifies a block's contents for the block cache (see ``_blocks_of_field_days``).
+
+    A named tuple, not a dataclass: a late batch hashes ten thousand of them, in C.
+    """
+
+    id: int
+    tenant: str
+    twin_id: str
+    name: str
+    first_time: int
+    last_time: int
+    points: int
 
 
 @dataclass(frozen=True)
@@ -163,6 +224,9 @@ class HistoryLog:
         self._cache: OrderedDict[tuple[int, int, int], _Segment] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cached_points = 0
+        self._block_cache: OrderedDict[_BlockKey, codec.Columns] = OrderedDict()
+        self._block_cached_points = 0
+        self._block_trims: dict[str, int] = {}  # history_trims version the cache is of
         self._compacting = threading.Lock()  # one compaction at a time in this process
         self._wake = threading.Condition()
         self._pending: set[str] = set()
@@ -270,18 +334,88 @@ class HistoryLog:
             )
         ).scalar()
         spans: dict[tuple[str, str, int], list[int]] = {}
-        for twin_id, name, at in rest:
+        in_blocks: list[PointKey] = []
+        for key in rest:
+            twin_id, name, at = key
             if newest is not None and at <= newest:
                 span = spans.setdefault((twin_id, name, at // DAY_US), [at, at])
                 span[0], span[1] = min(span[0], at), max(span[1], at)
-        looked = set(rest)
-        for chunk in _chunks(list(spans.items()), 100):
-            for twin_id, name, payload in _blocks_of_field_days(conn, tenant, chunk):
-                columns = codec.decode(payload)
-                for i, at in enumerate(columns.times.tolist()):
-                    if (twin_id, name, at) in looked:
-                        found[twin_id, name, at] = columns.value(i)
+                in_blocks.append(key)
+        blocks: list[tuple[StreamKey, codec.Columns]] = []
+        for chunk in _chunks(list(spans.items()), _SPANS_PER_LISTING):
+            blocks += self._blocks_of_field_days(conn, tenant, chunk)
+        found.update(_find_in_blocks(blocks, in_blocks))
         return found
+
+    def _blocks_of_field_days(
+        self, conn: Connection, tenant: str, spans: Sequence[tuple[tuple[str, str, int], list[int]]]
+    ) -> list[tuple[StreamKey, codec.Columns]]:
+        """The decoded blocks of each (twin, field, day) reaching its [first, last] span.
+
+        Late points of a client that lags behind the others land, batch after batch, in the
+        same few blocks: decoded blocks are kept (``_BLOCK_CACHE_POINTS``), and only the
+        listing (from the end-time index alone) is read again. A cached block is used while its
+        row still has the same id, field, span and point count (a retention trim rewrites a
+        block in place), and is dropped once the tenant's ``history_trims`` version moves: a
+        retention delete may free the largest rowid, which SQLite gives to the next block.
+        """
+        self._drop_blocks_on_trims(conn, tenant)
+        params: list[Any] = []
+        for (twin_id, name, day), (first, last) in spans:
+            params += [twin_id, name, day, first, last]
+        params.append(tenant)
+        sql = blocks_of_field_days_sql(sql_marker(conn), len(spans))
+        listed = [
+            _BlockKey(int(i), tenant, twin_id, name, int(first), int(last), int(points))
+            for i, twin_id, name, first, last, points in conn.exec_driver_sql(sql, tuple(params))
+        ]
+        found: dict[_BlockKey, codec.Columns] = {}
+        with self._cache_lock:
+            for key in listed:
+                columns = self._block_cache.get(key)
+                if columns is not None:
+                    self._block_cache.move_to_end(key)
+                    found[key] = columns
+        missing = {key.id: key for key in listed if key not in found}
+        decoded: dict[_BlockKey, codec.Columns] = {}
+        for chunk in _chunks(sorted(missing)):
+            rows = conn.execute(
+                select(telemetry_blocks.c.id, telemetry_blocks.c.payload).where(
+                    telemetry_blocks.c.id.in_(chunk)
+                )
+            )
+            for block_id, payload in rows:
+                decoded[missing[block_id]] = codec.decode(payload)
+        if decoded:
+            with self._cache_lock:
+                self._cache_blocks(decoded)
+        found.update(decoded)
+        return [((key.twin_id, key.name), found[key]) for key in listed if key in found]
+
+    def _drop_blocks_on_trims(self, conn: Connection, tenant: str) -> None:
+        """Drop the tenant's cached blocks if a retention delete happened since they were read."""
+        version = conn.exec_driver_sql(
+            f"SELECT version FROM {history_trims.name} WHERE tenant = {sql_marker(conn)}",
+            (tenant,),
+        ).scalar()
+        version = 0 if version is None else int(version)
+        with self._cache_lock:
+            if self._block_trims.get(tenant, 0) == version:
+                return
+            for key in [key for key in self._block_cache if key.tenant == tenant]:
+                del self._block_cache[key]
+                self._block_cached_points -= key.points
+            self._block_trims[tenant] = version
+
+    def _cache_blocks(self, blocks: dict[_BlockKey, codec.Columns]) -> None:
+        """Add decoded blocks, dropping the least recently used beyond the point budget."""
+        for key, columns in blocks.items():
+            if key not in self._block_cache:
+                self._block_cache[key] = columns
+                self._block_cached_points += key.points
+        while self._block_cached_points > _BLOCK_CACHE_POINTS and len(self._block_cache) > 1:
+            gone, _ = self._block_cache.popitem(last=False)
+            self._block_cached_points -= gone.points
 
     def needs_compaction(self, conn: Connection, tenant: str) -> bool:
         """True once the tenant's segments hold enough points or are numerous enough."""
@@ -553,6 +687,13 @@ class HistoryLog:
             .order_by(b.day, b.first_time)
         ).all()
         deleted = 0
+        if rows:
+            # Before any delete: a process caching this tenant's blocks reads them again.
+            conn.exec_driver_sql(
+                f"INSERT INTO {history_trims.name} (tenant, version) VALUES ({sql_marker(conn)}, 1)"
+                f" ON CONFLICT (tenant) DO UPDATE SET version = {history_trims.name}.version + 1",
+                (tenant,),
+            )
         for block_id, last_time, points, payload in rows:
             if deleted >= budget:
                 break
@@ -576,27 +717,27 @@ class HistoryLog:
         return deleted
 
 
-def _blocks_of_field_days(
-    conn: Connection, tenant: str, spans: Sequence[tuple[tuple[str, str, int], list[int]]]
-) -> Any:
-    """(twin, field, payload) of the blocks of each (twin, field, day) reaching [first, last].
+def blocks_of_field_days_sql(marker: str, spans: int) -> str:
+    """The blocks (id, twin, field, first and last time, points) reaching field-day spans.
 
-    Plain SQL with an OR of whole terms (each one seek on the field index): building the
-    same statement as SQLAlchemy expressions cost more than running it.
+    Parameters: per span twin, field, day, first time, last time; then the tenant. The spans
+    are a VALUES list joined to the blocks: for each span, one seek in the end-time index for
+    the field-day's blocks ending at or after the span's start (the few newest, where the
+    field index walked every block of the day starting before it), whose columns are all in
+    that index (``+first_time`` keeps the planner off the field index). An OR of one term per
+    span, as before, read every listed block's table row to gather them.
     """
-    marker = sql_marker(conn)
-    term = (
-        f"(twin_id = {marker} AND name = {marker} AND day = {marker}"
-        f" AND first_time <= {marker} AND last_time + 0 >= {marker})"  # + 0: see _unindexed
+    m = marker
+    first = f"(CAST({m} AS VARCHAR), CAST({m} AS VARCHAR), CAST({m} AS INTEGER),"
+    first += f" CAST({m} AS BIGINT), CAST({m} AS BIGINT))"  # PostgreSQL: the columns' types
+    rows = ", ".join([first] + [f"({m}, {m}, {m}, {m}, {m})"] * (spans - 1))
+    return (
+        f"WITH spans (twin_id, name, day, lo, hi) AS (VALUES {rows})"
+        " SELECT b.id, b.twin_id, b.name, b.first_time, b.last_time, b.points"
+        f" FROM spans JOIN {telemetry_blocks.name} b ON b.tenant = {m}"
+        " AND b.twin_id = spans.twin_id AND b.name = spans.name AND b.day = spans.day"
+        " AND b.last_time >= spans.lo AND +b.first_time <= spans.hi"
     )
-    sql = (
-        f"SELECT twin_id, name, payload FROM {telemetry_blocks.name}"
-        f" WHERE tenant = {marker} AND ({' OR '.join([term] * len(spans))})"
-    )
-    params: list[Any] = [tenant]
-    for (twin_id, name, day), (first, last) in spans:
-        params += [twin_id, name, day, last, first]
-    return conn.exec_driver_sql(sql, tuple(params))
 
 
 def _newest_blocks_sql(conn: Connection) -> str:

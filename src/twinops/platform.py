@@ -93,7 +93,10 @@ class Platform:
             points=max(1, settings.history_compact_points),
             segments=segments,
             background=settings.history_compact_background,
-            keep_segments=min(8, segments // 2),
+            # Half the segments, up to 32 (160k points of 5,000-point batches): HTTP clients
+            # or gateways a few dozen batches behind the others look up their late points
+            # in cached segments, not in blocks.
+            keep_segments=min(32, segments // 2),
         )
         state = SqlStateStore(db, compaction)
         late_after = int(settings.late_after_seconds * 1_000_000)

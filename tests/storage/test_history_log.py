@@ -406,6 +406,25 @@ def test_compaction_keeps_the_newest_segments(database: Database, tenant: str) -
     assert [s.value for s in page.items] == [0, 1, 2, 3, 4]
 
 
+def test_kept_segments_do_not_count_towards_a_compaction(
+    database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqlStateStore(database, CompactionPolicy(points=10, segments=100, keep_segments=3))
+    compactions = []
+    compact = store.history_log.compact
+    monkeypatch.setattr(store.history_log, "compact", lambda t: compactions.append(compact(t)))
+    counts = []
+    for i in range(5):
+        batch = [AcceptedPoint("a", "x", T0 + i * 10 + k, float(k), "s") for k in range(5)]
+        store.apply(tenant, batch, [], T0)
+        counts.append(segment_count(database, tenant))
+    # 15 points in the three kept segments are not "enough points" (that asked for a
+    # compaction after every batch from the second on): only what a compaction would take
+    # counts, 10 points once there are five segments.
+    assert counts == [1, 2, 3, 4, 3]
+    assert compactions == [10]
+
+
 def blocks_with_ends(database: Database, tenant: str) -> list[tuple[int, int]]:
     with database.read() as conn:
         rows = conn.execute(

@@ -30,9 +30,15 @@ Ours:
     ``--mqtt-message-seconds`` (10: 100 points for a pump) as one message, a JSON array of
     ``{"name","value","time","unit"?,"id"?}``, to ``twinops/<tenant>/<twin>/telemetry``;
     points/s from the first publish until the data-quality endpoint (``GET /v1/quality``)
-    counts every point. The publisher keeps at most ``--mqtt-window`` points (default: 500
-    messages' worth) ahead of what is counted, because Mosquitto drops QoS 1 messages beyond
-    a subscriber's ``max_queued_messages`` (1000 by default).
+    counts every point. By default (``--mqtt-url private``) the bench starts a Mosquitto of
+    its own (``mosquitto`` on PATH or in /usr/sbin) on a free port with an unlimited queue per
+    subscriber (``max_queued_messages 0``), and the publisher sends everything as fast as it
+    can: both subscribers drain the same stream through the same broker. On a shared broker
+    (``--mqtt-url mqtt://...``) the publisher keeps at most ``--mqtt-window`` points (default:
+    500 messages' worth) ahead of what is counted, because Mosquitto drops QoS 1 messages
+    beyond a subscriber's ``max_queued_messages`` (1000 by default); what twinops has counted
+    is known only at each poll of ``GET /v1/quality`` (every 0.25 s), which holds its run back
+    more than the bare subscriber's, whose count is shared memory.
 
 Raw engines, same run:
   * the sqlite3 module ``executemany`` of the same rows (canonical values, µs event times)
@@ -63,6 +69,9 @@ import cProfile
 import io
 import multiprocessing
 import pstats
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,6 +79,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +95,7 @@ GOAL_HTTP_POINTS_PER_S = 100_000
 GOAL_HTTP_FRACTION_OF_BARE = 1.0
 GOAL_MQTT_FRACTION_OF_BARE = 0.8
 BARE_ROOT = "bench-bare"
+PRIVATE_BROKER = "private"
 
 # Columns named: the live DDL may carry more columns (with defaults) than these statements set.
 _VALUE_COLUMNS = "tenant, twin_id, name, event_time, value_num, value_json, ingest_time, source"
@@ -561,6 +572,46 @@ def bare_mqtt(
     return result
 
 
+@dataclass
+class Broker:
+    """A Mosquitto subprocess of the bench's own."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def stop(self) -> None:
+        """Terminate it (and wait)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def private_broker(workdir: Path) -> Broker:
+    """Mosquitto on a free port, queueing every QoS 1 message for its subscribers."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).exists():
+        raise RuntimeError("MQTT mode: no mosquitto binary (give --mqtt-url mqtt://host:port)")
+    port = b.free_port()
+    config = workdir / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\nmax_queued_bytes 0\n"
+    )
+    log = (workdir / "mosquitto.log").open("wb")
+    process = subprocess.Popen([exe, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return Broker(process, port)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"MQTT mode: the private mosquitto did not listen on {port} within 10 s")
+
+
 class QualityPoller(threading.Thread):
     """Polls GET /v1/quality and keeps the tenant's summed counts up to date."""
 
@@ -647,13 +698,38 @@ def over_mqtt(
     """The bare subscriber, then twinops serve consuming the same messages from Mosquitto."""
     from urllib.parse import urlparse
 
-    import httpx
-
-    parsed = urlparse(args.mqtt_url)
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
     messages = mqtt_messages(work, args.mqtt_message_seconds)
     total = sum(n for *_, n in messages)
-    window = args.mqtt_window or round(500 * total / len(messages))
+    broker = None
+    if args.mqtt_url == PRIVATE_BROKER:
+        broker = private_broker(workdir)
+        host, port = "127.0.0.1", broker.port
+        window = args.mqtt_window or total  # the broker queues everything: no window
+    else:
+        parsed = urlparse(args.mqtt_url)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        window = args.mqtt_window or round(500 * total / len(messages))
+    try:
+        return _both_subscribers(data_dir, work, args, workdir, messages, host, port, window)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _both_subscribers(
+    data_dir: Path,
+    work: Workload,
+    args: argparse.Namespace,
+    workdir: Path,
+    messages: list[tuple[str, bytes, int]],
+    host: str,
+    port: int,
+    window: int,
+) -> dict[str, Any]:
+    """The bare subscriber's run, then twinops serve's, through the broker at host:port."""
+    import httpx
+
+    total = sum(n for *_, n in messages)
     b.log(f"  {len(messages)} messages, {total} points, window {window} points")
     b.log("  bare paho subscriber ...")
     bare = bare_mqtt(host, port, messages, window)
@@ -663,7 +739,7 @@ def over_mqtt(
     # A client id of its own, and a session that ends soon after the server stops: the run
     # neither resumes another consumer's session nor leaves one queueing messages behind.
     env = {
-        "TWINOPS_MQTT_URL": args.mqtt_url,
+        "TWINOPS_MQTT_URL": f"mqtt://{host}:{port}",
         "TWINOPS_MQTT_CLIENT_ID": f"twinops-bench-{uuid.uuid4().hex[:10]}",
         "TWINOPS_MQTT_SESSION_EXPIRY_SECONDS": "60",
     }
@@ -724,6 +800,7 @@ def over_mqtt(
     )
     fraction = b.ratio(ours["points_per_s"], bare["points_per_s"])
     return {
+        "broker": "private" if args.mqtt_url == PRIVATE_BROKER else args.mqtt_url,
         "messages": len(messages),
         "points_per_message_mean": round(total / len(messages), 1),
         "window_points": window,
@@ -767,7 +844,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--http-workers", type=int, default=1, help="twinops serve --workers for HTTP (1)"
     )
-    parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", help="the broker")
+    parser.add_argument(
+        "--mqtt-url",
+        default=PRIVATE_BROKER,
+        help="a broker (mqtt://host:port), or 'private': a Mosquitto of the bench's own",
+    )
     parser.add_argument(
         "--mqtt-message-seconds",
         type=int,
@@ -778,7 +859,7 @@ def main(argv: list[str] | None = None) -> int:
         "--mqtt-window",
         type=int,
         default=None,
-        help="points published ahead of those counted (500 messages' worth)",
+        help="points published ahead of those counted (shared broker: 500 messages' worth)",
     )
     parser.add_argument(
         "--mqtt-probe-seconds", type=float, default=20.0, help="wait for the first point (20)"

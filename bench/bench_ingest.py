@@ -79,7 +79,6 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -572,24 +571,7 @@ def bare_mqtt(
     return result
 
 
-@dataclass
-class Broker:
-    """A Mosquitto subprocess of the bench's own."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def stop(self) -> None:
-        """Terminate it (and wait)."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def private_broker(workdir: Path) -> Broker:
+def private_broker(workdir: Path) -> b.Server:
     """Mosquitto on a free port, queueing every QoS 1 message for its subscribers."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(exe).exists():
@@ -606,7 +588,7 @@ def private_broker(workdir: Path) -> Broker:
     while time.monotonic() < deadline and process.poll() is None:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return Broker(process, port)
+                return b.Server(process, port, "mosquitto")
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"MQTT mode: the private mosquitto did not listen on {port} within 10 s")

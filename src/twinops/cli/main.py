@@ -105,16 +105,10 @@ def _serve(
     os.environ[env_name("database_url")] = settings.resolved_database_url
     if config is not None:
         os.environ["TWINOPS_CONFIG"] = str(config)
+    from twinops.api.workers import WorkerSupervisor
+
     try:
-        uvicorn.run(
-            "twinops.api.asgi:app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_config=None,
-            access_log=False,
-        )
+        WorkerSupervisor(settings.host, settings.port, workers).run()
     finally:
         platform.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_a_rolled_back_batch_leaves_the_cache_as_the_database_is(
     def fail(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_count", fail)
+    monkeypatch.setattr(store, "_quarantine", fail)  # runs after current state moved
     with pytest.raises(RuntimeError):
         store.apply(tenant, [point(20, 2.0)], [], NOW)  # moved current state, then failed
     monkeypatch.undo()
@@ -134,3 +135,29 @@ def test_a_restarted_process_reads_what_fields_show(tmp_path: Path, tenant: str)
     finally:
         again.close()
         again_db.dispose()
+
+
+def test_a_write_landing_between_planning_and_the_lock_is_taken_into_account(
+    database: Database, tenant: str, store: SqlStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply plans a batch before taking the writer lock; another writer may commit between."""
+    store.apply(tenant, [point(10)], [], NOW)
+    other = SqlStateStore(database)
+    plan = store._plan
+
+    def plan_then_another_writer_commits(*args: Any, **kwargs: Any) -> Any:
+        planned = plan(*args, **kwargs)
+        if kwargs.get("base") is None:  # the plan made before the lock
+            monkeypatch.setattr(store, "_plan", plan)
+            other.apply(tenant, [point(20, 2.0), point(30, 3.0)], [], NOW)
+        return planned
+
+    monkeypatch.setattr(store, "_plan", plan_then_another_writer_commits)
+    try:
+        result = store.apply(tenant, [point(15, 9.0), point(20, 2.0), point(25, 5.0)], [], NOW)
+    finally:
+        other.close()
+    assert (result.accepted, result.duplicates, result.late) == (2, 1, 2)
+    assert store.current(tenant, "p1")["flow"].value == 3.0  # the other writer's newer point
+    history = store.history(tenant, "p1", "flow", start=None, end=None, limit=100, after=None)
+    assert [(s.time - T0) // SECOND for s in history.items] == [10, 15, 20, 25, 30]

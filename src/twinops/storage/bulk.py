@@ -17,6 +17,9 @@ from sqlalchemy import Connection, Table
 # Rows per statement: SQLite binds at most 32,766 parameters, PostgreSQL 65,535.
 _MAX_PARAMS = 30_000
 
+# SQL text and its positional parameters, ready for the driver.
+Statement = tuple[str, tuple[Any, ...]]
+
 
 def insert_new_rows(
     conn: Connection,
@@ -60,13 +63,43 @@ def upsert_newer_rows(
     json_columns: frozenset[str] = frozenset(),
 ) -> None:
     """Insert ``rows``, or update a stored row only where ``newer`` grows."""
+    execute_statements(
+        conn,
+        render_upsert_newer(
+            conn.dialect.name,
+            table,
+            columns,
+            rows,
+            keys=keys,
+            newer=newer,
+            json_columns=json_columns,
+        ),
+    )
+
+
+def render_upsert_newer(
+    dialect: str,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str],
+    newer: str,
+    json_columns: frozenset[str] = frozenset(),
+) -> list[Statement]:
+    """The statements of :func:`upsert_newer_rows`, rendered before the transaction."""
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     tail = (
         f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         f" WHERE {table.name}.{newer} < excluded.{newer}"
     )
-    for _ in _multi_row_inserts(conn, table, columns, rows, json_columns, tail):
-        pass
+    return render_rows(dialect, table, columns, rows, json_columns=json_columns, tail=tail)
+
+
+def execute_statements(conn: Connection, statements: Sequence[Statement]) -> None:
+    """Run statements rendered by the ``render_*`` functions, in order."""
+    for sql, params in statements:
+        conn.exec_driver_sql(sql, params)
 
 
 def select_where_in(
@@ -101,7 +134,12 @@ def select_where_in(
 
 def sql_marker(conn: Connection) -> str:
     """The DB-API parameter marker of the connection's driver."""
-    return "%s" if conn.dialect.name == "postgresql" else "?"
+    return marker_of(conn.dialect.name)
+
+
+def marker_of(dialect: str) -> str:
+    """The DB-API parameter marker of a dialect's driver."""
+    return "%s" if dialect == "postgresql" else "?"
 
 
 def _multi_row_inserts(
@@ -113,10 +151,29 @@ def _multi_row_inserts(
     tail: str,
 ) -> Iterator[Any]:
     """Execute ``INSERT ... VALUES (...), (...) <tail>`` per chunk; yield each result."""
+    for sql, params in render_rows(
+        conn.dialect.name, table, columns, rows, json_columns=json_columns, tail=tail
+    ):
+        yield conn.exec_driver_sql(sql, params)
+
+
+def render_rows(
+    dialect: str,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_columns: frozenset[str] = frozenset(),
+    tail: str = "",
+) -> list[Statement]:
+    """``INSERT ... VALUES (...), (...) <tail>`` per chunk of rows, with its parameters.
+
+    Rendering needs no connection, so a writer can do it before taking the write lock.
+    """
     if not rows:
-        return
-    marker = sql_marker(conn)
-    postgres = conn.dialect.name == "postgresql"
+        return []
+    marker = marker_of(dialect)
+    postgres = dialect == "postgresql"
     cell = [
         f"CAST({marker} AS JSONB)" if postgres and name in json_columns else marker
         for name in columns
@@ -125,6 +182,7 @@ def _multi_row_inserts(
     json_at = [i for i, name in enumerate(columns) if name in json_columns]
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     per_chunk = max(1, _MAX_PARAMS // len(columns))
+    statements: list[Statement] = []
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
         params: list[Any] = []
@@ -135,8 +193,8 @@ def _multi_row_inserts(
                     if row[i] is not None:
                         row[i] = _json_text(row[i])
             params.extend(row)
-        sql = head + ", ".join([row_sql] * len(chunk)) + tail
-        yield conn.exec_driver_sql(sql, tuple(params))
+        statements.append((head + ", ".join([row_sql] * len(chunk)) + tail, tuple(params)))
+    return statements
 
 
 def _json_text(value: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, literal_column, select
 
-from twinops.storage.bulk import insert_rows
+from twinops.storage.bulk import Statement, execute_statements, insert_rows, render_rows
 from twinops.storage.database import Database
 from twinops.storage.schema import EVENT_BUCKET_BITS, TELEMETRY_EVENT_TYPE, events
 from twinops.twins.entities import Event, EventType, NewEvent
@@ -48,9 +48,23 @@ def append_subject_events(
     For thousands of events a batch (one per twin an ingest batch moved), without a
     :class:`NewEvent` per event.
     """
-    type_name = str(event_type)
-    insert_rows(
+    execute_statements(
         conn,
+        render_subject_events(conn.dialect.name, tenant, event_type, occurred_at, data_by_subject),
+    )
+
+
+def render_subject_events(
+    dialect: str,
+    tenant: str,
+    event_type: EventType,
+    occurred_at: int,
+    data_by_subject: Iterable[tuple[str, Mapping[str, Any]]],
+) -> list[Statement]:
+    """The statements of :func:`append_subject_events`, rendered before the transaction."""
+    type_name = str(event_type)
+    return render_rows(
+        dialect,
         events,
         _EVENT_COLUMNS,
         [(tenant, type_name, subject, occurred_at, data) for subject, data in data_by_subject],

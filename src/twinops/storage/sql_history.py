@@ -178,6 +178,17 @@ class _BlockKey(NamedTuple):
 
 
 @dataclass(frozen=True)
+class PreparedSegment:
+    """A batch's points encoded as a segment, ready to insert."""
+
+    columns: codec.Columns
+    payload: bytes
+    first_time: int
+    last_time: int
+    points: int
+
+
+@dataclass(frozen=True)
 class Fresh:
     """A segment written in a transaction not yet committed."""
 
@@ -244,14 +255,9 @@ class HistoryLog:
                 {"key": f"twinops.history:{tenant}"},
             )
 
-    def append(
-        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], ingest_time: int
-    ) -> Fresh | None:
-        """Store ``points`` (new keys only: apply has checked) as one segment.
-
-        The answer goes to :meth:`remember` once the transaction has committed, so this
-        process never decodes the segment it wrote.
-        """
+    @staticmethod
+    def segment(points: Sequence[AcceptedPoint], ingest_time: int) -> PreparedSegment | None:
+        """``points`` encoded as a segment, before the write transaction (no I/O)."""
         if not points:
             return None
         # Named tuples transposed in C: one pass over the points instead of one per column.
@@ -264,20 +270,31 @@ class HistoryLog:
             sources,
             list(zip(twin_ids, names, strict=True)),
         )
-        first_time = min(times)
+        return PreparedSegment(columns, codec.encode(columns), min(times), max(times), len(points))
+
+    def append(
+        self, conn: Connection, tenant: str, prepared: PreparedSegment | None
+    ) -> Fresh | None:
+        """Store a prepared segment (new keys only: apply has checked).
+
+        The answer goes to :meth:`remember` once the transaction has committed, so this
+        process never decodes the segment it wrote.
+        """
+        if prepared is None:
+            return None
         result = conn.execute(
             insert(telemetry_segments).values(
                 tenant=tenant,
-                first_time=first_time,
-                last_time=max(times),
-                points=len(points),
-                payload=codec.encode(columns),
+                first_time=prepared.first_time,
+                last_time=prepared.last_time,
+                points=prepared.points,
+                payload=prepared.payload,
             )
         )
         inserted = result.inserted_primary_key
         assert inserted is not None
-        key = (int(inserted[0]), first_time, len(points))
-        return Fresh(key, _Segment(columns))
+        key = (int(inserted[0]), prepared.first_time, prepared.points)
+        return Fresh(key, _Segment(prepared.columns))
 
     def remember(self, fresh: Fresh) -> None:
         """Cache a segment this process wrote, once its transaction has committed."""

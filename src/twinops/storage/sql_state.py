@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,9 +24,9 @@ from twinops.state.entities import (
     Window,
 )
 from twinops.state.store import StateStore
-from twinops.storage.bulk import upsert_newer_rows
+from twinops.storage.bulk import Statement, execute_statements, render_upsert_newer
 from twinops.storage.database import Database
-from twinops.storage.events import append_subject_events
+from twinops.storage.events import render_subject_events
 from twinops.storage.history_codec import joined_number
 from twinops.storage.schema import (
     current_state,
@@ -33,13 +34,14 @@ from twinops.storage.schema import (
     message_ids,
     quarantine,
 )
-from twinops.storage.shown_cache import ShownCache
-from twinops.storage.sql_history import CompactionPolicy, HistoryLog
-from twinops.storage.upsert import add_counts, insert_ignoring_conflicts
+from twinops.storage.shown_cache import Shown, ShownCache
+from twinops.storage.sql_history import CompactionPolicy, HistoryLog, PointKey, PreparedSegment
+from twinops.storage.upsert import insert_ignoring_conflicts, render_counts
 from twinops.twins.entities import EventType
 from twinops.twins.store import Page
 
 _CHUNK = 400
+_NEVER = 2**63  # beyond every event time
 _CURRENT_COLUMNS = (
     "tenant",
     "twin_id",
@@ -124,43 +126,130 @@ class SqlStateStore(StateStore):
         rejected: Sequence[Rejected],
         ingest_time: int,
     ) -> ApplyResult:
+        # Worked out before the writer lock, as if no field showed anything yet and no message
+        # id had been seen: in live telemetry that holds, and the lock is held only for SQL.
+        plan = self._plan(tenant, points, rejected, ingest_time)
         with tracing.span("state.apply", {"twinops.points": len(points)}), self._db.write() as conn:
             self.history_log.lock(conn, tenant)
-            fresh, repeated = self._drop_seen_message_ids(conn, tenant, points, ingest_time)
-            read = self._shown.read(conn, tenant, {p.twin_id for p in fresh})
-            new, duplicates, conflicts = self._new_points(conn, tenant, fresh, read.shown)
-            written = self.history_log.append(conn, tenant, new, ingest_time)
-            rejected = [*rejected, *conflicts]
-            moved, late = self._apply_current(conn, tenant, new, read.shown, ingest_time)
-            if moved:
+            seen = self._record_message_ids(conn, tenant, plan.ids, ingest_time)
+            read = self._shown.read(conn, tenant, {p.twin_id for p in plan.fresh})
+            if seen or not plan.holds(read.shown):
+                plan = self._plan(
+                    tenant,
+                    points,
+                    rejected,
+                    ingest_time,
+                    seen=seen,
+                    shown=read.shown,
+                    lookup=lambda keys: self.history_log.lookup(conn, tenant, keys),
+                    base=plan,
+                )
+            written = self.history_log.append(conn, tenant, plan.segment)
+            execute_statements(conn, plan.statements)
+            if plan.moved:
                 self._shown.bump(conn, tenant)
-            self._quarantine(conn, tenant, rejected, ingest_time)
-            very_late = self._count(
-                conn, tenant, new, repeated + duplicates, late, rejected, ingest_time
-            )
-            compact = bool(new) and self.history_log.needs_compaction(conn, tenant)
+            self._quarantine(conn, tenant, plan.rejected, ingest_time)
+            compact = bool(plan.new) and self.history_log.needs_compaction(conn, tenant)
         self._shown.committed(
-            tenant, read, ((p.twin_id, p.name, p.event_time) for p in moved), bumped=bool(moved)
+            tenant,
+            read,
+            ((p.twin_id, p.name, p.event_time) for p in plan.moved),
+            bumped=bool(plan.moved),
         )
         if written is not None:
             self.history_log.remember(written)
         if compact:
             self.history_log.request_compaction(tenant)
         return ApplyResult(
-            accepted=len(new),
-            duplicates=len(repeated) + len(duplicates),
-            late=sum(late.values()),
-            quarantined=len(rejected),
-            conflicts=tuple(conflicts),
+            accepted=len(plan.new),
+            duplicates=len(plan.repeated) + len(plan.duplicates),
+            late=sum(plan.late.values()),
+            quarantined=len(plan.rejected),
+            conflicts=tuple(plan.conflicts),
+            very_late=plan.very_late,
+        )
+
+    def _plan(
+        self,
+        tenant: str,
+        points: Sequence[AcceptedPoint],
+        rejected: Sequence[Rejected],
+        now: int,
+        *,
+        seen: frozenset[str] = frozenset(),
+        shown: Shown | None = None,
+        lookup: Callable[[list[PointKey]], dict[PointKey, Any]] | None = None,
+        base: _Plan | None = None,
+    ) -> _Plan:
+        """Every write of a batch, given the message ids seen before and what fields show.
+
+        ``base``, a plan of the same batch made with nothing seen or shown, lends what does
+        not depend on them: how the batch splits into keys, and the encoded segment when no
+        point turns out to be stored already.
+        """
+        shown = {} if shown is None else shown
+        if base is None or seen:
+            fresh, repeated, ids = _drop_repeated_ids(points, seen)
+            keys, repeats, oldest = _split_keys(fresh)
+        else:  # every message id is new: the batch splits as the base found
+            fresh, repeated, ids = base.fresh, base.repeated, base.ids
+            keys, repeats, oldest = base.keys, base.repeats, base.oldest
+        stored = _stored(keys, shown, lookup)
+        if base is not None and not seen and not stored:
+            new, duplicates, conflicts = base.new, base.duplicates, base.conflicts
+            segment = base.segment
+        else:
+            new, duplicates, conflicts = _judge(keys, repeats, stored)
+            segment = self.history_log.segment(new, now)
+        moved, late, rows, fields_by_twin = _moves(tenant, new, shown, now)
+        refused = [*rejected, *conflicts]
+        quality, very_late = _quality_rows(
+            tenant, new, [*repeated, *duplicates], late, refused, now
+        )
+        dialect = self._db.dialect
+        statements = [
+            *render_upsert_newer(
+                dialect,
+                current_state,
+                _CURRENT_COLUMNS,
+                rows,
+                keys=("tenant", "twin_id", "name"),
+                newer="event_time",
+                json_columns=frozenset({"value_json"}),
+            ),
+            *render_subject_events(
+                dialect,
+                tenant,
+                EventType.TELEMETRY_APPLIED,
+                now,
+                [(twin_id, {"fields": f}) for twin_id, f in sorted(fields_by_twin.items())],
+            ),
+            *render_counts(dialect, quality),
+        ]
+        return _Plan(
+            fresh=fresh,
+            ids=ids,
+            keys=keys,
+            repeats=repeats,
+            new=new,
+            repeated=repeated,
+            duplicates=duplicates,
+            conflicts=conflicts,
+            rejected=refused,
+            moved=moved,
+            late=late,
+            oldest=oldest,
+            segment=segment,
+            statements=statements,
             very_late=very_late,
         )
 
-    def _drop_seen_message_ids(
-        self, conn: Connection, tenant: str, points: Sequence[AcceptedPoint], now: int
-    ) -> tuple[list[AcceptedPoint], list[AcceptedPoint]]:
-        ids = sorted({p.message_id for p in points if p.message_id})
+    def _record_message_ids(
+        self, conn: Connection, tenant: str, ids: Sequence[str], now: int
+    ) -> frozenset[str]:
+        """The batch's message ids stored before (its points are repeats); records the rest."""
         if not ids:
-            return list(points), []
+            return frozenset()
         seen: set[str] = set()
         for chunk in _chunks(ids):
             stmt = select(message_ids.c.message_id).where(
@@ -172,105 +261,7 @@ class SqlStateStore(StateStore):
             message_ids,
             [dict(tenant=tenant, message_id=i, seen_at=now) for i in ids if i not in seen],
         )
-        fresh: list[AcceptedPoint] = []
-        repeated: list[AcceptedPoint] = []
-        for p in points:
-            if p.message_id and p.message_id in seen:
-                repeated.append(p)
-                continue
-            if p.message_id:
-                seen.add(p.message_id)  # a later point of this batch with the id is a repeat
-            fresh.append(p)
-        return fresh, repeated
-
-    def _new_points(
-        self,
-        conn: Connection,
-        tenant: str,
-        points: Sequence[AcceptedPoint],
-        shown: dict[tuple[str, str], int],
-    ) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[Rejected]]:
-        """Split points into new ones, duplicates and conflicts (another value, same key).
-
-        History never holds a point newer than what its field shows, so only points at or
-        before that time are looked up: in live telemetry, none.
-        """
-        first: dict[tuple[str, str, int], AcceptedPoint] = {}
-        repeats: list[AcceptedPoint] = []
-        for p in points:
-            key = (p.twin_id, p.name, p.event_time)
-            if key in first:
-                repeats.append(p)
-            else:
-                first[key] = p
-        older = [
-            key for key, p in first.items() if p.event_time <= shown.get((p.twin_id, p.name), -1)
-        ]
-        stored = self.history_log.lookup(conn, tenant, older) if older else {}
-        duplicates: list[AcceptedPoint] = []
-        conflicts: list[Rejected] = []
-        # A key's value is the stored one, else the batch's first: repeats are judged by it.
-        for p in [first.pop(key) for key in stored] + repeats:
-            key = (p.twin_id, p.name, p.event_time)
-            value = stored[key] if key in stored else first[key].value
-            if _same(value, p.value):
-                duplicates.append(p)
-            else:
-                conflicts.append(_conflict(p, value))
-        return list(first.values()), duplicates, conflicts
-
-    def _apply_current(
-        self,
-        conn: Connection,
-        tenant: str,
-        points: Sequence[AcceptedPoint],
-        shown: dict[tuple[str, str], int],
-        now: int,
-    ) -> tuple[list[AcceptedPoint], dict[tuple[str, str], int]]:
-        """Move current state forward to the newest event per field.
-
-        The points that moved a field, and per field the number of late points (older than
-        what the field already showed before the batch).
-        """
-        newest: dict[tuple[str, str], AcceptedPoint] = {}
-        late: dict[tuple[str, str], int] = {}
-        for p in points:
-            key = (p.twin_id, p.name)
-            known = newest.get(key)
-            if known is None or p.event_time > known.event_time:
-                newest[key] = p
-            before = shown.get(key)
-            if before is not None and p.event_time < before:
-                late[key] = late.get(key, 0) + 1
-        moved = []
-        rows = []
-        fields_by_twin: dict[str, dict[str, Any]] = {}
-        for key, p in newest.items():
-            before = shown.get(key)
-            if before is None or p.event_time > before:
-                moved.append(p)
-                rows.append(_point_row(tenant, p, now))
-                fields = fields_by_twin.get(p.twin_id)
-                if fields is None:
-                    fields = fields_by_twin[p.twin_id] = {}
-                fields[p.name] = {"value": p.value, "time": p.event_time}
-        upsert_newer_rows(
-            conn,
-            current_state,
-            _CURRENT_COLUMNS,
-            rows,
-            keys=("tenant", "twin_id", "name"),
-            newer="event_time",
-            json_columns=frozenset({"value_json"}),
-        )
-        append_subject_events(
-            conn,
-            tenant,
-            EventType.TELEMETRY_APPLIED,
-            now,
-            [(twin_id, {"fields": fields}) for twin_id, fields in sorted(fields_by_twin.items())],
-        )
-        return moved, late
+        return frozenset(seen)
 
     def _quarantine(
         self, conn: Connection, tenant: str, rejected: Sequence[Rejected], now: int
@@ -294,52 +285,6 @@ class SqlStateStore(StateStore):
                     for r in rejected
                 ],
             )
-
-    def _count(
-        self,
-        conn: Connection,
-        tenant: str,
-        accepted: Sequence[AcceptedPoint],
-        duplicates: Sequence[AcceptedPoint],
-        late: dict[tuple[str, str], int],
-        rejected: Sequence[Rejected],
-        now: int,
-    ) -> int:
-        """Add the batch to the data-quality counts; the number of very late points."""
-        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, -1, 0])
-        for p in accepted:
-            row = counts[p.twin_id, p.source]
-            row[0] += 1
-            if p.event_time > row[4]:
-                row[4] = p.event_time
-            if p.flags:  # Flag membership runs enum code; most points carry no flag
-                row[5] += PointFlag.VERY_LATE in p.flags
-        for p in duplicates:
-            counts[p.twin_id, p.source][1] += 1
-        sources = {(p.twin_id, p.name): p.source for p in accepted} if late else {}
-        for (twin_id, name), n in late.items():
-            counts[twin_id, sources.get((twin_id, name), "unknown")][2] += n
-        for r in rejected:
-            counts[r.twin_id or "", r.source][3] += 1
-        rows = [
-            dict(
-                tenant=tenant,
-                twin_id=twin_id,
-                source=source,
-                accepted=acc,
-                duplicates=dup,
-                late=lat,
-                quarantined=quar,
-                last_event_time=last if last >= 0 else None,
-                last_ingest_time=now,
-                very_late=very_late,
-            )
-            for (twin_id, source), (acc, dup, lat, quar, last, very_late) in sorted(counts.items())
-        ]
-        add_counts(conn, rows)
-        return sum(counted[5] for counted in counts.values())
-
-    # -- reads ---------------------------------------------------------------------------
 
     def current(self, tenant: str, twin_id: str) -> dict[str, FieldValue]:
         stmt = select(current_state).where(
@@ -517,3 +462,189 @@ def _field(row: Any) -> FieldValue:
         ingest_time=row.ingest_time,
         source=row.source,
     )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A batch's writes, worked out from what its fields showed and the message ids seen."""
+
+    fresh: list[AcceptedPoint]  # points whose message id (if any) is new
+    ids: list[str]  # the batch's message ids, to record
+    keys: dict[PointKey, AcceptedPoint]  # the first fresh point of each key
+    repeats: list[AcceptedPoint]  # the later fresh points of a key
+    new: list[AcceptedPoint]  # points of keys history does not hold: stored
+    repeated: list[AcceptedPoint]  # repeats of a message id
+    duplicates: list[AcceptedPoint]  # repeats of a stored or earlier key with its value
+    conflicts: list[Rejected]  # repeats of a key with another value
+    rejected: list[Rejected]  # everything quarantined, conflicts included
+    moved: list[AcceptedPoint]  # the newest point of each field it moves forward
+    late: dict[tuple[str, str], int]  # per field, points older than it showed
+    oldest: dict[tuple[str, str], int]  # per field, the event time of its oldest fresh point
+    segment: PreparedSegment | None
+    statements: list[Statement]  # current state, events, data quality
+    very_late: int
+
+    def holds(self, shown: Shown) -> bool:
+        """Whether a plan made with nothing shown is also the plan for ``shown``.
+
+        It is when every field's points are all newer than what the field shows: then none
+        is late or needs a history lookup, and each field's newest point moves it.
+        """
+        return all(shown.get(key, -1) < oldest for key, oldest in self.oldest.items())
+
+
+def _drop_repeated_ids(
+    points: Sequence[AcceptedPoint], seen: frozenset[str]
+) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[str]]:
+    """(fresh, repeated, ids): points whose message id was seen before, or earlier in the
+    batch, are repeats; ``ids`` are the batch's distinct ids, sorted."""
+    ids = sorted({p.message_id for p in points if p.message_id})
+    if not ids:
+        return list(points), [], []
+    done = set(seen)
+    fresh: list[AcceptedPoint] = []
+    repeated: list[AcceptedPoint] = []
+    for p in points:
+        if p.message_id and p.message_id in done:
+            repeated.append(p)
+            continue
+        if p.message_id:
+            done.add(p.message_id)  # a later point of this batch with the id is a repeat
+        fresh.append(p)
+    return fresh, repeated, ids
+
+
+def _split_keys(
+    points: Sequence[AcceptedPoint],
+) -> tuple[dict[PointKey, AcceptedPoint], list[AcceptedPoint], dict[tuple[str, str], int]]:
+    """The first point of each key (twin, field, event time), the later ones, and per field
+    the event time of its oldest point."""
+    first: dict[PointKey, AcceptedPoint] = {}
+    repeats: list[AcceptedPoint] = []
+    oldest: dict[tuple[str, str], int] = {}
+    for p in points:
+        key = (p.twin_id, p.name, p.event_time)
+        if key in first:
+            repeats.append(p)
+            continue
+        first[key] = p
+        stream = (p.twin_id, p.name)
+        if p.event_time < oldest.get(stream, _NEVER):
+            oldest[stream] = p.event_time
+    return first, repeats, oldest
+
+
+def _stored(
+    keys: dict[PointKey, AcceptedPoint],
+    shown: Shown,
+    lookup: Callable[[list[PointKey]], dict[PointKey, Any]] | None,
+) -> dict[PointKey, Any]:
+    """The values history holds at the batch's keys (found with ``lookup``; without, none).
+
+    History never holds a point newer than what its field shows, so only points at or before
+    that time are looked up: in live telemetry, none.
+    """
+    if lookup is None:
+        return {}
+    older = [key for key, p in keys.items() if p.event_time <= shown.get((p.twin_id, p.name), -1)]
+    return lookup(older) if older else {}
+
+
+def _judge(
+    keys: dict[PointKey, AcceptedPoint],
+    repeats: Sequence[AcceptedPoint],
+    stored: dict[PointKey, Any],
+) -> tuple[list[AcceptedPoint], list[AcceptedPoint], list[Rejected]]:
+    """New points, duplicates and conflicts (another value at a key).
+
+    A key's value is the stored one, else the batch's first: repeats are judged by it.
+    """
+    duplicates: list[AcceptedPoint] = []
+    conflicts: list[Rejected] = []
+    for p in [keys[key] for key in stored] + list(repeats):
+        key = (p.twin_id, p.name, p.event_time)
+        value = stored[key] if key in stored else keys[key].value
+        if _same(value, p.value):
+            duplicates.append(p)
+        else:
+            conflicts.append(_conflict(p, value))
+    if not stored:
+        return list(keys.values()), duplicates, conflicts
+    return [p for key, p in keys.items() if key not in stored], duplicates, conflicts
+
+
+def _moves(
+    tenant: str, points: Sequence[AcceptedPoint], shown: Shown, now: int
+) -> tuple[list[AcceptedPoint], dict[tuple[str, str], int], list[tuple[Any, ...]], dict[str, Any]]:
+    """How current state moves forward to the newest event per field.
+
+    The points that moved a field, per field the number of late points (older than what it
+    showed before the batch), the ``current_state`` rows to upsert and the fields each
+    twin's event reports.
+    """
+    newest: dict[tuple[str, str], AcceptedPoint] = {}
+    late: dict[tuple[str, str], int] = {}
+    for p in points:
+        key = (p.twin_id, p.name)
+        known = newest.get(key)
+        if known is None or p.event_time > known.event_time:
+            newest[key] = p
+        before = shown.get(key)
+        if before is not None and p.event_time < before:
+            late[key] = late.get(key, 0) + 1
+    moved = []
+    rows = []
+    fields_by_twin: dict[str, dict[str, Any]] = {}
+    for key, p in newest.items():
+        before = shown.get(key)
+        if before is None or p.event_time > before:
+            moved.append(p)
+            rows.append(_point_row(tenant, p, now))
+            fields = fields_by_twin.get(p.twin_id)
+            if fields is None:
+                fields = fields_by_twin[p.twin_id] = {}
+            fields[p.name] = {"value": p.value, "time": p.event_time}
+    return moved, late, rows, fields_by_twin
+
+
+def _quality_rows(
+    tenant: str,
+    accepted: Sequence[AcceptedPoint],
+    duplicates: Sequence[AcceptedPoint],
+    late: dict[tuple[str, str], int],
+    rejected: Sequence[Rejected],
+    now: int,
+) -> tuple[list[tuple[Any, ...]], int]:
+    """The data-quality counts to add (rows in ``QUALITY_COLUMNS`` order), and how many of
+    the accepted points are very late."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, -1, 0])
+    for p in accepted:
+        row = counts[p.twin_id, p.source]
+        row[0] += 1
+        if p.event_time > row[4]:
+            row[4] = p.event_time
+        if p.flags:  # Flag membership runs enum code; most points carry no flag
+            row[5] += PointFlag.VERY_LATE in p.flags
+    for p in duplicates:
+        counts[p.twin_id, p.source][1] += 1
+    sources = {(p.twin_id, p.name): p.source for p in accepted} if late else {}
+    for (twin_id, name), n in late.items():
+        counts[twin_id, sources.get((twin_id, name), "unknown")][2] += n
+    for r in rejected:
+        counts[r.twin_id or "", r.source][3] += 1
+    rows = [
+        (
+            tenant,
+            twin_id,
+            source,
+            acc,
+            dup,
+            lat,
+            quar,
+            very_late,
+            last if last >= 0 else None,
+            now,
+        )
+        for (twin_id, source), (acc, dup, lat, quar, last, very_late) in sorted(counts.items())
+    ]
+    return rows, sum(counted[5] for counted in counts.values())

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from twinops.storage.bulk import insert_rows
+from twinops.storage.bulk import Statement, execute_statements, render_rows
 from twinops.storage.schema import data_quality
 
 
@@ -28,7 +28,7 @@ def insert_ignoring_conflicts(
 
 
 _COUNTS = ("accepted", "duplicates", "late", "quarantined", "very_late")
-_QUALITY_COLUMNS = (
+QUALITY_COLUMNS = (
     "tenant",
     "twin_id",
     "source",
@@ -43,9 +43,17 @@ def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
     One statement, so two writers adding to the same new row cannot collide on its key.
     """
+    execute_statements(
+        conn,
+        render_counts(conn.dialect.name, [tuple(row[c] for c in QUALITY_COLUMNS) for row in rows]),
+    )
+
+
+def render_counts(dialect: str, rows: Sequence[tuple[Any, ...]]) -> list[Statement]:
+    """The statements of :func:`add_counts` for rows in ``QUALITY_COLUMNS`` order."""
     if not rows:
-        return
-    greatest = "greatest" if conn.dialect.name == "postgresql" else "max"
+        return []
+    greatest = "greatest" if dialect == "postgresql" else "max"
     table = data_quality.name
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _COUNTS)
     tail = (
@@ -55,10 +63,4 @@ def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         f" coalesce(excluded.last_event_time, {table}.last_event_time)),"
         " last_ingest_time = excluded.last_ingest_time"
     )
-    insert_rows(
-        conn,
-        data_quality,
-        _QUALITY_COLUMNS,
-        [tuple(row[c] for c in _QUALITY_COLUMNS) for row in rows],
-        tail=tail,
-    )
+    return render_rows(dialect, data_quality, QUALITY_COLUMNS, rows, tail=tail)

@@ -23,7 +23,11 @@ Ours:
   * ``http``: ``twinops serve`` (a subprocess on a free port) and ``--clients`` client
     processes (httpx, keep-alive) posting JSON arrays to ``POST /v1/telemetry``, bodies
     encoded beforehand; points/s = 2xx-acknowledged points from the first send to the last
-    acknowledgement;
+    acknowledgement. By default (``--http-split twins``) each client is a gateway: it owns
+    every ``clients``-th twin and sends their points in event order, in batches of
+    ``--batch``; ``--http-split batches`` deals the fleet's batches round-robin instead, so
+    concurrent clients send overlapping time ranges and a batch often lands after a later
+    one (its points are late and looked up in history);
   * ``mqtt``: ``twinops serve`` with ``TWINOPS_MQTT_URL`` set (its own client id, a session
     expiring a minute after it stops); a paho publisher (MQTT v5, QoS 1, user property
     ``authorization: Bearer <key>``) sends each twin's points of every
@@ -359,14 +363,49 @@ def _http_client(
     )
 
 
-def over_http(
-    data_dir: Path, work: Workload, clients: int, workdir: Path, workers: int = 1
-) -> dict[str, Any]:
-    """Client processes posting the batches to POST /v1/telemetry on twinops serve."""
-    import httpx
+def client_bodies(work: Workload, clients: int, split: str) -> list[list[tuple[bytes, int]]]:
+    """Each client's request bodies (JSON arrays of points, and how many), in sending order.
+
+    ``twins``: as gateways, each client sends the devices it owns (twins dealt round-robin),
+    in event order, in batches of the same size; ``batches``: the fleet's batches dealt
+    round-robin, so concurrent clients send overlapping time ranges and one client's batch
+    often lands after a later one (late points, looked up in history).
+    """
     import orjson
 
-    bodies = [(orjson.dumps(points), len(points)) for points, _rows in work.batches()]
+    if split == "batches":
+        bodies = [(orjson.dumps(points), len(points)) for points, _rows in work.batches()]
+        return [bodies[i::clients] for i in range(clients)]
+    twins = dict.fromkeys(s.twin_id for s in work.streams)
+    owner = {twin: i % clients for i, twin in enumerate(twins)}
+    pending: list[list[dict[str, Any]]] = [[] for _ in range(clients)]
+    out: list[list[tuple[bytes, int]]] = [[] for _ in range(clients)]
+    for points, _rows in work.batches():
+        for point in points:
+            held = pending[owner[point["twin"]]]
+            held.append(point)
+            if len(held) == work.batch:
+                out[owner[point["twin"]]].append((orjson.dumps(held), len(held)))
+                held.clear()
+    for i, held in enumerate(pending):
+        if held:
+            out[i].append((orjson.dumps(held), len(held)))
+    return out
+
+
+def over_http(
+    data_dir: Path,
+    work: Workload,
+    clients: int,
+    workdir: Path,
+    workers: int = 1,
+    split: str = "twins",
+) -> dict[str, Any]:
+    """Client processes posting their bodies to POST /v1/telemetry on twinops serve."""
+    import httpx
+
+    shares = client_bodies(work, clients, split)
+    bodies = [body for share in shares for body in share]
     b.log(f"  {len(bodies)} bodies, {sum(len(x) for x, _ in bodies) / 2**20:.1f} MiB")
     server = b.twinops_server(
         data_dir, b.free_port(), workers=workers, output=workdir / "server-http.log"
@@ -385,7 +424,7 @@ def over_http(
         procs = [
             ctx.Process(
                 target=_http_client,
-                args=(server.url, bodies[i::clients], barrier, results, i),
+                args=(server.url, shares[i], barrier, results, i),
                 daemon=True,
             )
             for i in range(clients)
@@ -410,6 +449,7 @@ def over_http(
     result.update(
         {
             "clients": clients,
+            "split": split,
             "requests": sum(statuses.values()),
             "statuses": dict(statuses),
             "accepted_by_server": sum(o["accepted"] for o in outs),
@@ -824,6 +864,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=4, help="HTTP client processes (4)")
     parser.add_argument(
+        "--http-split",
+        choices=("twins", "batches"),
+        default="twins",
+        help="HTTP: each client sends its own twins (gateways; the default) or every"
+        " clients-th batch of the fleet (overlapping time ranges: late points)",
+    )
+    parser.add_argument(
         "--http-workers", type=int, default=1, help="twinops serve --workers for HTTP (1)"
     )
     parser.add_argument(
@@ -878,6 +925,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_points": args.batch,
                 "id_fraction": args.id_fraction,
                 "http_clients": args.clients,
+                "http_split": args.http_split,
                 "http_workers": args.http_workers,
                 "mqtt_message_seconds": args.mqtt_message_seconds,
                 "tenant": TENANT,
@@ -927,6 +975,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.clients,
                 root,
                 args.http_workers,
+                args.http_split,
             )
             b.log(f"  {http['points_per_s']} points/s")
             rate = http["points_per_s"] or 0.0

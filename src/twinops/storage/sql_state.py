@@ -41,7 +41,6 @@ from twinops.twins.entities import EventType
 from twinops.twins.store import Page
 
 _CHUNK = 400
-_NEVER = 2**63  # beyond every event time
 _CURRENT_COLUMNS = (
     "tenant",
     "twin_id",
@@ -190,10 +189,10 @@ class SqlStateStore(StateStore):
         shown = {} if shown is None else shown
         if base is None or seen:
             fresh, repeated, ids = _drop_repeated_ids(points, seen)
-            keys, repeats, oldest = _split_keys(fresh)
+            keys, repeats = _split_keys(fresh)
         else:  # every message id is new: the batch splits as the base found
             fresh, repeated, ids = base.fresh, base.repeated, base.ids
-            keys, repeats, oldest = base.keys, base.repeats, base.oldest
+            keys, repeats = base.keys, base.repeats
         stored = _stored(keys, shown, lookup)
         if base is not None and not seen and not stored:
             new, duplicates, conflicts = base.new, base.duplicates, base.conflicts
@@ -201,7 +200,7 @@ class SqlStateStore(StateStore):
         else:
             new, duplicates, conflicts = _judge(keys, repeats, stored)
             segment = self.history_log.segment(new, now)
-        moved, late, rows, fields_by_twin = _moves(tenant, new, shown, now)
+        moved, late, oldest, rows, fields_by_twin = _moves(tenant, new, shown, now)
         refused = [*rejected, *conflicts]
         quality, very_late = _quality_rows(
             tenant, new, [*repeated, *duplicates], late, refused, now
@@ -479,7 +478,7 @@ class _Plan:
     rejected: list[Rejected]  # everything quarantined, conflicts included
     moved: list[AcceptedPoint]  # the newest point of each field it moves forward
     late: dict[tuple[str, str], int]  # per field, points older than it showed
-    oldest: dict[tuple[str, str], int]  # per field, the event time of its oldest fresh point
+    oldest: dict[tuple[str, str], int]  # per field, the event time of its oldest new point
     segment: PreparedSegment | None
     statements: list[Statement]  # current state, events, data quality
     very_late: int
@@ -516,22 +515,17 @@ def _drop_repeated_ids(
 
 def _split_keys(
     points: Sequence[AcceptedPoint],
-) -> tuple[dict[PointKey, AcceptedPoint], list[AcceptedPoint], dict[tuple[str, str], int]]:
-    """The first point of each key (twin, field, event time), the later ones, and per field
-    the event time of its oldest point."""
+) -> tuple[dict[PointKey, AcceptedPoint], list[AcceptedPoint]]:
+    """The first point of each key (twin, field, event time), and the later ones."""
     first: dict[PointKey, AcceptedPoint] = {}
     repeats: list[AcceptedPoint] = []
-    oldest: dict[tuple[str, str], int] = {}
     for p in points:
         key = (p.twin_id, p.name, p.event_time)
         if key in first:
             repeats.append(p)
-            continue
-        first[key] = p
-        stream = (p.twin_id, p.name)
-        if p.event_time < oldest.get(stream, _NEVER):
-            oldest[stream] = p.event_time
-    return first, repeats, oldest
+        else:
+            first[key] = p
+    return first, repeats
 
 
 def _stored(
@@ -573,22 +567,31 @@ def _judge(
     return [p for key, p in keys.items() if key not in stored], duplicates, conflicts
 
 
+FieldCounts = dict[tuple[str, str], int]
+
+
 def _moves(
     tenant: str, points: Sequence[AcceptedPoint], shown: Shown, now: int
-) -> tuple[list[AcceptedPoint], dict[tuple[str, str], int], list[tuple[Any, ...]], dict[str, Any]]:
+) -> tuple[list[AcceptedPoint], FieldCounts, FieldCounts, list[tuple[Any, ...]], dict[str, Any]]:
     """How current state moves forward to the newest event per field.
 
-    The points that moved a field, per field the number of late points (older than what it
-    showed before the batch), the ``current_state`` rows to upsert and the fields each
-    twin's event reports.
+    The points that moved a field; per field the number of late points (older than what it
+    showed before the batch) and the event time of its oldest point; the ``current_state``
+    rows to upsert and the fields each twin's event reports.
     """
     newest: dict[tuple[str, str], AcceptedPoint] = {}
+    oldest: dict[tuple[str, str], int] = {}
     late: dict[tuple[str, str], int] = {}
     for p in points:
         key = (p.twin_id, p.name)
         known = newest.get(key)
-        if known is None or p.event_time > known.event_time:
+        if known is None:
             newest[key] = p
+            oldest[key] = p.event_time
+        elif p.event_time > known.event_time:
+            newest[key] = p
+        elif p.event_time < oldest[key]:  # points usually come in event order: rarely asked
+            oldest[key] = p.event_time
         before = shown.get(key)
         if before is not None and p.event_time < before:
             late[key] = late.get(key, 0) + 1
@@ -604,7 +607,7 @@ def _moves(
             if fields is None:
                 fields = fields_by_twin[p.twin_id] = {}
             fields[p.name] = {"value": p.value, "time": p.event_time}
-    return moved, late, rows, fields_by_twin
+    return moved, late, oldest, rows, fields_by_twin
 
 
 def _quality_rows(

@@ -48,32 +48,9 @@ def insert_rows(
     tail: str = "",
 ) -> None:
     """Insert ``rows`` (tuples in ``columns`` order) in VALUES order, ``tail`` appended."""
-    for _ in _multi_row_inserts(conn, table, columns, rows, json_columns, tail):
-        pass
-
-
-def upsert_newer_rows(
-    conn: Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    keys: Sequence[str],
-    newer: str,
-    json_columns: frozenset[str] = frozenset(),
-) -> None:
-    """Insert ``rows``, or update a stored row only where ``newer`` grows."""
     execute_statements(
         conn,
-        render_upsert_newer(
-            conn.dialect.name,
-            table,
-            columns,
-            rows,
-            keys=keys,
-            newer=newer,
-            json_columns=json_columns,
-        ),
+        render_rows(conn.dialect.name, table, columns, rows, json_columns=json_columns, tail=tail),
     )
 
 
@@ -87,7 +64,7 @@ def render_upsert_newer(
     newer: str,
     json_columns: frozenset[str] = frozenset(),
 ) -> list[Statement]:
-    """The statements of :func:`upsert_newer_rows`, rendered before the transaction."""
+    """Insert ``rows``, or update a stored row only where ``newer`` grows (as statements)."""
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     tail = (
         f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"

@@ -175,3 +175,15 @@ def test_state_of_every_twin_a_query_selects_as_of_a_time(client: TestClient) ->
     assert {row["twin"]: row["fields"]["speed"]["value"] for row in now}["pump-1"] == 2950.0
     projected = client.post("/v1/state/query", json={"query": "SELECT COUNT() FROM DIGITALTWINS"})
     assert projected.status_code == 422
+
+
+@pytest.mark.parametrize("text", ["²", "³", "-²", "١٢"])
+def test_digits_int_refuses_are_client_errors_not_server_failures(
+    client: TestClient, text: str
+) -> None:
+    """``str.isdigit`` takes superscripts, which ``int()`` refuses: each such path parameter
+    is answered as a client error."""
+    history = client.get("/v1/twins/pump-1/history/flowRate", params={"cursor": text})
+    assert history.status_code == 422, history.text
+    version = client.get(f"/v1/registry/models/pump/versions/{text}")
+    assert version.status_code in {404, 422}, version.text

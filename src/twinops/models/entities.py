@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from twinops.digits import is_ascii_integer
 from twinops.errors import InvalidInput
 
 
@@ -77,7 +78,7 @@ class UploadResult:
 def split_dtmi(dtmi: str) -> tuple[str, int]:
     """``dtmi:a:b;3`` as ``("dtmi:a:b", 3)``; a DTMI without a version is an error here."""
     base, sep, version = dtmi.rpartition(";")
-    if not sep or not version.isdigit():
+    if not sep or not is_ascii_integer(version):
         raise InvalidInput.single(
             "@id", "dtmiVersion", "a stored model needs a versioned DTMI", dtmi
         )

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from twinops.digits import is_ascii_integer
 from twinops.registry.entities import (
     HIGHER_IS_BETTER,
     Evidence,
@@ -84,7 +85,7 @@ def lookup(summary: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(node, Mapping):
             node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif isinstance(node, list) and is_ascii_integer(part) and int(part) < len(node):
             node = node[int(part)]
         else:
             return None

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from twinops.digits import is_ascii_integer
 from twinops.errors import Conflict, Forbidden, InvalidInput, NotFound, Violation
 from twinops.registry.entities import (
     PRODUCTION,
@@ -82,7 +83,7 @@ def parse_reference(text: str) -> tuple[str, str | int]:
             "name a registry version as registry:<name>@<version or alias>",
             text,
         )
-    if selector.isdigit():
+    if is_ascii_integer(selector):
         return name, int(selector)
     return name, check_name(selector, "model")
 
@@ -207,7 +208,7 @@ class RegistryService:
 
     def version(self, tenant: str, name: str, selector: int | str) -> ModelVersion:
         """A version by number or by alias; 404 when there is none."""
-        if isinstance(selector, str) and not selector.isdigit():
+        if isinstance(selector, str) and not is_ascii_integer(selector):
             alias = next(
                 (a for a in self._store.aliases(tenant, name) if a.alias == selector), None
             )

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from twinops.api.deps import Operator, PlatformDep, Viewer, point_read
 from twinops.api.routes.common import json_response, optional_time, query_time
+from twinops.digits import is_ascii_integer
 from twinops.errors import InvalidInput
 from twinops.ingest.decode import decode_points
 from twinops.platform import Platform
@@ -51,7 +52,7 @@ async def ingest(
     not taken, so nothing is lost, and memory stays bounded.
     """
     declared = request.headers.get("content-length", "")
-    size = int(declared) if declared.isdigit() else platform.settings.max_body_bytes
+    size = int(declared) if is_ascii_integer(declared) else platform.settings.max_body_bytes
     with platform.gate.admit(size):
         body = await request.body()
         points, bad = decode_points(
@@ -114,7 +115,7 @@ def history(
     platform.twins.get(caller.tenant, twin_id)
     after = None
     if cursor is not None:
-        if not cursor.lstrip("-").isdigit():
+        if not is_ascii_integer(cursor.lstrip("-")):
             raise InvalidInput.single("cursor", "cursor", "not a cursor this server issued")
         after = int(cursor)
     page = platform.state.history(

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,10 +26,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until(condition: object, seconds: float, what: str) -> None:
+def _wait_until(condition: Callable[[], object], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.1)
     raise AssertionError(f"not within {seconds:g} s: {what}")

@@ -18,7 +18,6 @@ import signal
 import socket
 import threading
 from multiprocessing.context import SpawnProcess
-from types import FrameType
 
 log = logging.getLogger("twinops.api.workers")
 
@@ -88,9 +87,7 @@ class WorkerSupervisor:
     def run(self) -> None:
         """Serve until SIGINT or SIGTERM (or ``stop``), restarting workers that die."""
         holder = reuse_port_socket(self.host, self.port)  # fails early when the port is taken
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.processes = [self._start_one() for _ in range(self.count)]
             while not self._stop.wait(0.5):
@@ -100,9 +97,6 @@ class WorkerSupervisor:
                 signal.signal(sig, handler)
             self._stop_all()
             holder.close()
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._stop.set()
 
     def _replace_dead(self) -> None:
         for index, process in enumerate(self.processes):

@@ -8,7 +8,7 @@ driver. Only the hot path uses it; everything else stays on SQLAlchemy Core.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -33,8 +33,10 @@ def insert_new_rows(
     """Insert ``rows`` (tuples in ``columns`` order), skipping existing keys; the inserted keys."""
     tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
     inserted: list[tuple[Any, ...]] = []
-    for result in _multi_row_inserts(conn, table, columns, rows, json_columns, tail):
-        inserted.extend(tuple(r) for r in result)
+    for sql, params in render_rows(
+        conn.dialect.name, table, columns, rows, json_columns=json_columns, tail=tail
+    ):
+        inserted.extend(tuple(r) for r in conn.exec_driver_sql(sql, params))
     return inserted
 
 
@@ -117,21 +119,6 @@ def sql_marker(conn: Connection) -> str:
 def marker_of(dialect: str) -> str:
     """The DB-API parameter marker of a dialect's driver."""
     return "%s" if dialect == "postgresql" else "?"
-
-
-def _multi_row_inserts(
-    conn: Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    json_columns: frozenset[str],
-    tail: str,
-) -> Iterator[Any]:
-    """Execute ``INSERT ... VALUES (...), (...) <tail>`` per chunk; yield each result."""
-    for sql, params in render_rows(
-        conn.dialect.name, table, columns, rows, json_columns=json_columns, tail=tail
-    ):
-        yield conn.exec_driver_sql(sql, params)
 
 
 def render_rows(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from twinops.storage.bulk import Statement, execute_statements, render_rows
+from twinops.storage.bulk import Statement, render_rows
 from twinops.storage.schema import data_quality
 
 
@@ -38,19 +38,12 @@ QUALITY_COLUMNS = (
 )
 
 
-def add_counts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Add data-quality counts per (tenant, twin, source), creating rows as needed.
-
-    One statement, so two writers adding to the same new row cannot collide on its key.
-    """
-    execute_statements(
-        conn,
-        render_counts(conn.dialect.name, [tuple(row[c] for c in QUALITY_COLUMNS) for row in rows]),
-    )
-
-
 def render_counts(dialect: str, rows: Sequence[tuple[Any, ...]]) -> list[Statement]:
-    """The statements of :func:`add_counts` for rows in ``QUALITY_COLUMNS`` order."""
+    """Statements adding data-quality counts per (tenant, twin, source), creating rows as
+    needed, for rows in ``QUALITY_COLUMNS`` order.
+
+    One statement a chunk, so two writers adding to the same new row cannot collide on its key.
+    """
     if not rows:
         return []
     greatest = "greatest" if dialect == "postgresql" else "max"

@@ -247,6 +247,18 @@ history_trims = Table(
     Column("version", BigInteger, nullable=False),
 )
 
+# A tenant's compaction: blocks with ids up to ``published`` are history; those above it are
+# staged by the compaction holding the lease (or left by one that died, and removed by the
+# next). Staging in small transactions and publishing in one keeps the write lock short.
+history_compactions = Table(
+    "history_compactions",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("published", BigInteger, nullable=False, comment="the newest visible block id"),
+    Column("holder", String(128), nullable=True, comment="the compactor holding the lease"),
+    Column("lease_until", BigInteger, nullable=True, comment="epoch µs the lease ends"),
+)
+
 # The latest *event* per field: only a newer event time replaces it.
 current_state = Table(
     "current_state",
@@ -480,6 +492,7 @@ __all__ = [
     "drift_policies",
     "events",
     "external_ids",
+    "history_compactions",
     "history_trims",
     "job_artifacts",
     "job_logs",

@@ -8,6 +8,13 @@ event time. Blocks of one field and day are merged ``FANIN`` at a time into a bl
 next level, so a field's day ends up in a few large blocks (write amplification about the
 number of levels).
 
+A compaction stages its blocks in small transactions, unseen (their ids are above the tenant's
+``published`` id in ``history_compactions``), then publishes them and deletes their segments in
+one short transaction: a few thousand block rows (four index entries each) inserted at once
+held the write lock for some 45 ms, and every ingest batch arriving meanwhile waited it out.
+Block writers of a tenant take a lease there, so one process at a time stages, publishes or
+merges; the next holder removes what a compactor that died had staged.
+
 Reads of one field merge its blocks in the range with the field's points in the segments.
 Segments are immutable, so a process keeps decoded ones in a small cache; a read runs in
 one snapshot (``Database.snapshot``) so a concurrent compaction is seen entirely or not at
@@ -18,8 +25,11 @@ on PostgreSQL), which keeps the uniqueness of (twin, field, event time) that app
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +42,12 @@ from twinops.state.entities import AcceptedPoint
 from twinops.storage import history_codec as codec
 from twinops.storage.bulk import sql_marker
 from twinops.storage.database import Database
-from twinops.storage.schema import history_trims, telemetry_blocks, telemetry_segments
+from twinops.storage.schema import (
+    history_compactions,
+    history_trims,
+    telemetry_blocks,
+    telemetry_segments,
+)
 
 DAY_US = 86_400_000_000
 FANIN = 16  # blocks of one level merged into the next level
@@ -52,6 +67,17 @@ _PAUSE_SECONDS = 0.002
 _MERGES_PER_COMPACTION = 1024
 _IN_CHUNK = 400
 _SPANS_PER_LISTING = 1000  # 5 parameters each, within SQLite's and PostgreSQL's limits
+# Block rows a staging transaction inserts: some 5 ms of the write lock on SQLite.
+_STAGED_ROWS_PER_TRANSACTION = 400
+# How long a compactor's lease lasts unless renewed (each staging and merge transaction does).
+_LEASE_SECONDS = 120.0
+_NO_WATERMARK = 2**63 - 1  # a tenant without a history_compactions row: every block is seen
+
+
+class LeaseLost(RuntimeError):
+    """Another compactor took the tenant's lease (this one stalled past its end)."""
+
+
 StreamKey = tuple[str, str]
 PointKey = tuple[str, str, int]
 
@@ -240,6 +266,8 @@ class HistoryLog:
         self._block_cached_points = 0
         self._block_trims: dict[str, int] = {}  # history_trims version the cache is of
         self._compacting = threading.Lock()  # one compaction at a time in this process
+        # Who holds a tenant's compaction lease: this log, in this process on this host.
+        self._holder = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._wake = threading.Condition()
         self._pending: set[str] = set()
         self._worker: threading.Thread | None = None
@@ -348,7 +376,7 @@ class HistoryLog:
         # younger than that, and no block needs reading.
         newest = conn.execute(
             select(func.max(telemetry_blocks.c.last_time)).where(
-                telemetry_blocks.c.tenant == tenant
+                telemetry_blocks.c.tenant == tenant, _published(tenant)
             )
         ).scalar()
         spans: dict[tuple[str, str, int], list[int]] = {}
@@ -381,7 +409,7 @@ class HistoryLog:
         params: list[Any] = []
         for (twin_id, name, day), (first, last) in spans:
             params += [twin_id, name, day, first, last]
-        params.append(tenant)
+        params += [tenant, tenant]
         sql = blocks_of_field_days_sql(sql_marker(conn), len(spans))
         listed = [
             _BlockKey(int(i), tenant, twin_id, name, int(first), int(last), int(points))
@@ -522,7 +550,7 @@ class HistoryLog:
             if (positions := segment.positions(key)) is not None
         ]
         stmt = select(telemetry_blocks.c.first_time, telemetry_blocks.c.payload).where(
-            *_field_blocks(tenant, twin_id, name)
+            *_field_blocks(tenant, twin_id, name), _published(tenant)
         )
         if start is not None:
             stmt = stmt.where(
@@ -565,7 +593,8 @@ class HistoryLog:
             # answer; so do only the blocks of its day that reach its start (overlapping
             # ones come from late points), usually itself alone. Plain SQL: building it as
             # SQLAlchemy expressions cost ten times running it.
-            params = (tenant, twin_id, name, at // DAY_US, at, tenant, twin_id, name, at)
+            params: tuple[Any, ...] = (tenant, twin_id, name, at // DAY_US, at, tenant)
+            params += (tenant, twin_id, name, at, tenant)
             for (payload,) in conn.exec_driver_sql(_newest_blocks_sql(conn), params):
                 best = _newer(best, codec.decode(payload), at)
             if best is not None:
@@ -621,13 +650,22 @@ class HistoryLog:
     def compact(self, tenant: str) -> int:
         """Rewrite the tenant's segments into blocks; the number of points moved.
 
-        The blocks are built outside the write lock from a snapshot; the write transaction
-        only checks that no other writer compacted the same segments first, then swaps.
+        The blocks are built outside the write lock from a snapshot and staged, unseen, in
+        small transactions; one short transaction then publishes them and deletes the
+        segments. Nothing happens while another process holds the tenant's lease.
         """
         if not self._compacting.acquire(blocking=False):
             return 0  # this process is compacting already; it takes every segment there is
         try:
-            return self._compact(tenant)
+            if not self._take_lease(tenant):
+                return 0  # another process is compacting the tenant
+            try:
+                return self._compact(tenant)
+            except LeaseLost:
+                log.warning("compaction of tenant %s outlived its lease; stopped", tenant)
+                return 0
+            finally:
+                self._release_lease(tenant)
         finally:
             self._compacting.release()
 
@@ -642,6 +680,7 @@ class HistoryLog:
         columns = codec.concat([s.columns for s in segments])
         background = threading.current_thread() is self._worker
         rows = _block_rows(tenant, columns, level=0, pace=background)
+        self._stage(tenant, rows, pace=background)
         with self._db.write() as conn:
             self.lock(conn, tenant)
             still = sum(
@@ -651,13 +690,127 @@ class HistoryLog:
                 for chunk in _chunks(ids)
             )
             if still != len(ids):
-                return 0  # another writer compacted them meanwhile
-            _insert_blocks(conn, rows)
+                self._drop_staged(conn, tenant)  # another writer compacted them meanwhile
+                return 0
             for chunk in _chunks(ids):
                 conn.execute(delete(telemetry_segments).where(telemetry_segments.c.id.in_(chunk)))
+            self._publish(conn, tenant)
         self._forget_segments(ids)
         self._merge(tenant, sorted({row[3] for row in rows}))
         return len(columns)
+
+    # -- the lease, staging and publishing ------------------------------------------------------
+
+    def _take_lease(self, tenant: str) -> bool:
+        """Hold the tenant's compaction lease, unless another live holder has it.
+
+        A lease found expired was held by a compactor that died or stalled: once it is taken
+        over (only from the holder and end seen, so a renewal meanwhile wins), the blocks that
+        compactor staged are removed, before anything is staged again.
+        """
+        c = history_compactions.c
+        now = _now_us()
+        until = now + int(_LEASE_SECONDS * 1e6)
+        with self._db.write() as conn:
+            self.lock(conn, tenant)
+            row = conn.execute(
+                select(c.published, c.holder, c.lease_until).where(c.tenant == tenant)
+            ).first()
+            if row is None:
+                top = conn.execute(select(func.max(telemetry_blocks.c.id))).scalar()
+                conn.execute(
+                    insert(history_compactions).values(
+                        tenant=tenant,
+                        published=int(top or 0),
+                        holder=self._holder,
+                        lease_until=until,
+                    )
+                )
+                return True
+            published, holder, ends = row
+            if holder not in (None, self._holder) and ends is not None and ends > now:
+                return False
+            seen: list[Any] = [c.holder.is_(None) if holder is None else c.holder == holder]
+            if ends is not None:
+                seen.append(c.lease_until == ends)
+            taken = conn.execute(
+                update(history_compactions)
+                .where(c.tenant == tenant, *seen)
+                .values(holder=self._holder, lease_until=until)
+            )
+            if taken.rowcount != 1:
+                return False
+            conn.execute(
+                delete(telemetry_blocks).where(
+                    telemetry_blocks.c.tenant == tenant, telemetry_blocks.c.id > published
+                )
+            )
+        return True
+
+    def _renew(self, conn: Connection, tenant: str) -> None:
+        """Extend this log's lease; raises LeaseLost once another compactor holds it."""
+        c = history_compactions.c
+        renewed = conn.execute(
+            update(history_compactions)
+            .where(c.tenant == tenant, c.holder == self._holder)
+            .values(lease_until=_now_us() + int(_LEASE_SECONDS * 1e6))
+        )
+        if renewed.rowcount != 1:
+            raise LeaseLost(tenant)
+
+    def _release_lease(self, tenant: str) -> None:
+        c = history_compactions.c
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    update(history_compactions)
+                    .where(c.tenant == tenant, c.holder == self._holder)
+                    .values(holder=None, lease_until=None)
+                )
+        except Exception:  # the lease ends by itself
+            log.exception("releasing the compaction lease of tenant %s failed", tenant)
+
+    def _stage(self, tenant: str, rows: Sequence[BlockRow], *, pace: bool) -> None:
+        """Insert block rows unseen, a few hundred a transaction (the lease held)."""
+        for number, chunk in enumerate(_chunks(rows, _STAGED_ROWS_PER_TRANSACTION)):
+            with self._db.write() as conn:
+                self._renew(conn, tenant)
+                if number == 0:
+                    # New rows get ids above every id there is now (SQLite: the largest rowid
+                    # + 1; PostgreSQL: its sequence), so above ``published`` set to it here,
+                    # whatever other tenants deleted since the lease was taken.
+                    self._set_published(conn, tenant)
+                _insert_blocks(conn, chunk)
+            if pace:
+                time.sleep(_PAUSE_SECONDS)  # a waiting ingest takes the write lock first
+
+    def _publish(self, conn: Connection, tenant: str) -> None:
+        """Make every block of the tenant seen (the lease held; in the swapping transaction)."""
+        self._renew(conn, tenant)
+        self._set_published(conn, tenant)
+
+    @staticmethod
+    def _set_published(conn: Connection, tenant: str) -> None:
+        top = conn.execute(select(func.max(telemetry_blocks.c.id))).scalar()
+        conn.execute(
+            update(history_compactions)
+            .where(history_compactions.c.tenant == tenant)
+            .values(published=int(top or 0))
+        )
+
+    @staticmethod
+    def _drop_staged(conn: Connection, tenant: str) -> None:
+        """Delete the blocks staged and not published (the lease held)."""
+        published = (
+            select(history_compactions.c.published)
+            .where(history_compactions.c.tenant == tenant)
+            .scalar_subquery()
+        )
+        conn.execute(
+            delete(telemetry_blocks).where(
+                telemetry_blocks.c.tenant == tenant, telemetry_blocks.c.id > published
+            )
+        )
 
     def _merge(self, tenant: str, days: Sequence[int]) -> None:
         """Merge each field-day's blocks of one level, FANIN or more, into the next level.
@@ -690,7 +843,7 @@ class HistoryLog:
                     time.sleep(_PAUSE_SECONDS)  # a waiting ingest takes the write lock first
 
     def _swap(self, tenant: str, merges: Sequence[_Merge]) -> None:
-        """Replace each merge's blocks by its merged ones, unless another writer moved them."""
+        """Replace each merge's blocks by its merged ones, seen at once (the lease held)."""
         b = telemetry_blocks.c
         rows = {id(m): m.rows(tenant) for m in merges}
         with self._db.write() as conn:
@@ -703,6 +856,7 @@ class HistoryLog:
             _insert_blocks(conn, [row for m in done for row in rows[id(m)]])
             for chunk in _chunks([i for m in done for i in m.block_ids]):
                 conn.execute(delete(telemetry_blocks).where(b.id.in_(chunk)))
+            self._publish(conn, tenant)
 
     def delete_before(
         self, conn: Connection, tenant: str, twin_id: str, name: str, before: int, budget: int
@@ -710,13 +864,14 @@ class HistoryLog:
         """Delete the field's oldest points before ``before`` (whole blocks while the budget
         lasts, so a call may delete a block more); the number deleted.
 
-        Only blocks are trimmed: callers compact first (``compact``), so the segments hold
-        nothing older than the moment retention started.
+        Only published blocks are trimmed: callers compact first (``compact``), so the
+        segments hold nothing older than the moment retention started, unless another
+        process was compacting; what it staged is trimmed by the next run.
         """
         b = telemetry_blocks.c
         rows = conn.execute(
             select(b.id, b.last_time, b.points, b.payload)
-            .where(*_field_blocks(tenant, twin_id, name))
+            .where(*_field_blocks(tenant, twin_id, name), _published(tenant))
             .where(b.day <= (before - 1) // DAY_US, b.first_time < before)
             .order_by(b.day, b.first_time)
         ).all()
@@ -754,7 +909,7 @@ class HistoryLog:
 def blocks_of_field_days_sql(marker: str, spans: int) -> str:
     """The blocks (id, twin, field, first and last time, points) reaching field-day spans.
 
-    Parameters: per span twin, field, day, first time, last time; then the tenant. The spans
+    Parameters: per span twin, field, day, first time, last time; then the tenant, twice. The spans
     are a VALUES list joined to the blocks: for each span, one seek in the end-time index for
     the field-day's blocks ending at or after the span's start (the few newest, where the
     field index walked every block of the day starting before it), whose columns are all in
@@ -771,6 +926,7 @@ def blocks_of_field_days_sql(marker: str, spans: int) -> str:
         f" FROM spans JOIN {telemetry_blocks.name} b ON b.tenant = {m}"
         " AND b.twin_id = spans.twin_id AND b.name = spans.name AND b.day = spans.day"
         " AND b.last_time >= spans.lo AND +b.first_time <= spans.hi"
+        f" AND {_published_sql(m, 'b')}"
     )
 
 
@@ -781,10 +937,30 @@ def _newest_blocks_sql(conn: Connection) -> str:
         f"SELECT b.payload FROM {telemetry_blocks.name} b,"
         f" (SELECT day, first_time FROM {telemetry_blocks.name}"
         f" WHERE tenant = {m} AND twin_id = {m} AND name = {m} AND day <= {m}"
-        f" AND first_time <= {m} ORDER BY day DESC, first_time DESC LIMIT 1) top"
+        f" AND first_time <= {m} AND {_published_sql(m, telemetry_blocks.name)}"
+        " ORDER BY day DESC, first_time DESC LIMIT 1) top"
         f" WHERE b.tenant = {m} AND b.twin_id = {m} AND b.name = {m} AND b.day = top.day"
         f" AND b.first_time <= {m} AND b.last_time + 0 >= top.first_time"  # see _unindexed
+        f" AND {_published_sql(m, 'b')}"
     )
+
+
+def _published_sql(marker: str, table: str) -> str:
+    """``table``'s blocks seen (see ``published``), for plain SQL; its parameter: the tenant."""
+    return (
+        f"{table}.id <= COALESCE((SELECT published FROM {history_compactions.name}"
+        f" WHERE tenant = {marker}), {_NO_WATERMARK})"
+    )
+
+
+def _published(tenant: str) -> Any:
+    """The tenant's blocks seen: published, not staged by a compaction under way."""
+    published = (
+        select(history_compactions.c.published)
+        .where(history_compactions.c.tenant == tenant)
+        .scalar_subquery()
+    )
+    return telemetry_blocks.c.id <= func.coalesce(published, _NO_WATERMARK)
 
 
 def _unindexed(column: Any) -> Any:
@@ -959,3 +1135,7 @@ def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[An
 
 
 _EMPTY = codec.build([], [], 0, [], [])
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000

@@ -696,7 +696,10 @@ class HistoryLog:
                 conn.execute(delete(telemetry_segments).where(telemetry_segments.c.id.in_(chunk)))
             self._publish(conn, tenant)
         self._forget_segments(ids)
-        self._merge(tenant, sorted({row[3] for row in rows}))
+        try:
+            self._merge(tenant, sorted({row[3] for row in rows}))
+        except LeaseLost:  # the blocks are published; their merges wait for the next time
+            log.warning("merging the history of tenant %s outlived its lease; stopped", tenant)
         return len(columns)
 
     # -- the lease, staging and publishing ------------------------------------------------------

@@ -7,10 +7,14 @@ the lease to remove, and a live lease keeps a second compactor out.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from twinops.state.entities import AcceptedPoint
 from twinops.storage import Database, sql_history
@@ -183,3 +187,30 @@ def test_retention_trims_published_blocks_only(database: Database, tenant: str) 
         deleted = log.delete_before(conn, tenant, "a", "x", T0 + 100_000_000, budget=10**6)
     assert deleted == 0
     assert staged(database, tenant) == len(rows)
+
+
+def test_a_lease_of_a_process_gone_from_this_host_is_taken_over_at_once(
+    database: Database, tenant: str
+) -> None:
+    store = SqlStateStore(database, NEVER)
+    fill(store, tenant)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead_holder = f"{socket.gethostname()[:60]}:{gone.pid}:0123456789ab"
+    live_holder = f"{socket.gethostname()[:60]}:{os.getpid()}:0123456789ab"
+    far = 2**62
+    with database.write() as conn:
+        conn.execute(
+            insert(history_compactions).values(
+                tenant=tenant, published=0, holder=live_holder, lease_until=far
+            )
+        )
+    assert store.history_log.compact(tenant) == 0  # a live process of this host holds it
+    with database.write() as conn:
+        conn.execute(
+            update(history_compactions)
+            .where(history_compactions.c.tenant == tenant)
+            .values(holder=dead_holder)
+        )
+    assert store.history_log.compact(tenant) == 4 * 3 * len(FIELDS)
+    everything_once(store, tenant)

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sqlalchemy import Connection, Select, delete, func, insert, select, text, update
 
+from twinops.digits import is_ascii_integer
 from twinops.state.entities import AcceptedPoint
 from twinops.storage import history_codec as codec
 from twinops.storage.bulk import sql_marker
@@ -267,7 +268,7 @@ class HistoryLog:
         self._block_trims: dict[str, int] = {}  # history_trims version the cache is of
         self._compacting = threading.Lock()  # one compaction at a time in this process
         # Who holds a tenant's compaction lease: this log, in this process on this host.
-        self._holder = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._holder = _holder_name()
         self._wake = threading.Condition()
         self._pending: set[str] = set()
         self._worker: threading.Thread | None = None
@@ -707,7 +708,8 @@ class HistoryLog:
     def _take_lease(self, tenant: str) -> bool:
         """Hold the tenant's compaction lease, unless another live holder has it.
 
-        A lease found expired was held by a compactor that died or stalled: once it is taken
+        A lease found expired, or held by a process of this host that is gone (a server
+        restarted after a crash), was held by a compactor that died or stalled: once it is taken
         over (only from the holder and end seen, so a renewal meanwhile wins), the blocks that
         compactor staged are removed, before anything is staged again.
         """
@@ -731,7 +733,8 @@ class HistoryLog:
                 )
                 return True
             published, holder, ends = row
-            if holder not in (None, self._holder) and ends is not None and ends > now:
+            live = ends is not None and ends > now and not _died_here(holder)
+            if holder not in (None, self._holder) and live:
                 return False
             seen: list[Any] = [c.holder.is_(None) if holder is None else c.holder == holder]
             if ends is not None:
@@ -1142,3 +1145,29 @@ _EMPTY = codec.build([], [], 0, [], [])
 
 def _now_us() -> int:
     return time.time_ns() // 1000
+
+
+def _holder_name() -> str:
+    """``host:pid:nonce``: who holds a compaction lease."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _died_here(holder: str | None) -> bool:
+    """True when ``holder`` ran on this host in a process that no longer exists.
+
+    Taking a lease over is always safe (the old holder's next renewal fails, so it publishes
+    nothing); this only spares a restarted server the wait for its dead self's lease to end.
+    """
+    if holder is None:
+        return False
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:60] or not is_ascii_integer(pid):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

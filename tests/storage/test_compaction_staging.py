@@ -78,6 +78,16 @@ def staged(database: Database, tenant: str) -> int:
         return int(conn.execute(stmt).scalar_one())
 
 
+def expire_lease(database: Database, tenant: str) -> None:
+    """End the tenant's compaction lease now, as if its holder had stalled past it."""
+    with database.write() as conn:
+        conn.execute(
+            update(history_compactions)
+            .where(history_compactions.c.tenant == tenant)
+            .values(lease_until=0)
+        )
+
+
 def test_blocks_being_staged_are_unseen_until_published(
     database: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,12 +131,7 @@ def test_a_compactor_that_died_is_replaced_and_its_staged_blocks_removed(
 
     successor = SqlStateStore(database, NEVER)
     assert successor.history_log.compact(tenant) == 0  # the dead one's lease has not ended
-    with database.write() as conn:
-        conn.execute(
-            update(history_compactions)
-            .where(history_compactions.c.tenant == tenant)
-            .values(lease_until=0)
-        )
+    expire_lease(database, tenant)
     moved = successor.history_log.compact(tenant)
     assert moved == 4 * 3 * len(FIELDS)
     assert staged(database, tenant) == 0
@@ -146,12 +151,7 @@ def test_a_compactor_whose_lease_was_taken_over_stops_without_publishing(
     def stalled(log: HistoryLog, tenant_: str, rows: Any, *, pace: bool) -> None:
         stage(log, tenant_, rows, pace=pace)
         if log is slow.history_log:  # it stalls past its lease; another compactor takes over
-            with database.write() as conn:
-                conn.execute(
-                    update(history_compactions)
-                    .where(history_compactions.c.tenant == tenant)
-                    .values(lease_until=0)
-                )
+            expire_lease(database, tenant)
             assert other.history_log.compact(tenant) == 4 * 3 * len(FIELDS)
 
     monkeypatch.setattr(HistoryLog, "_stage", stalled)

@@ -718,9 +718,7 @@ class HistoryLog:
         until = now + int(_LEASE_SECONDS * 1e6)
         with self._db.write() as conn:
             self.lock(conn, tenant)
-            row = conn.execute(
-                select(c.published, c.holder, c.lease_until).where(c.tenant == tenant)
-            ).first()
+            row = conn.execute(select(c.holder, c.lease_until).where(c.tenant == tenant)).first()
             if row is None:
                 top = conn.execute(select(func.max(telemetry_blocks.c.id))).scalar()
                 conn.execute(
@@ -732,7 +730,7 @@ class HistoryLog:
                     )
                 )
                 return True
-            published, holder, ends = row
+            holder, ends = row
             live = ends is not None and ends > now and not _died_here(holder)
             if holder not in (None, self._holder) and live:
                 return False
@@ -746,11 +744,7 @@ class HistoryLog:
             )
             if taken.rowcount != 1:
                 return False
-            conn.execute(
-                delete(telemetry_blocks).where(
-                    telemetry_blocks.c.tenant == tenant, telemetry_blocks.c.id > published
-                )
-            )
+            self._drop_staged(conn, tenant)
         return True
 
     def _renew(self, conn: Connection, tenant: str) -> None:

@@ -43,9 +43,6 @@ from twinops.timeutil import parse_time
 
 PUMP = "dtmi:twinops:example:Pump;1"
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
-# A key of its own per run: on the shared PostgreSQL database a fixed key would still belong
-# to the tenant of the run that seeded it first.
-ADMIN_KEY = f"tok_{uuid.uuid4().hex[:16]}_{uuid.uuid4().hex}{'k' * 11}"
 
 
 def _free_port() -> int:
@@ -62,6 +59,10 @@ class Server:
     port: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.env['TWINOPS_ADMIN_KEY']}"}
 
     @property
     def url(self) -> str:
@@ -136,7 +137,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> Ite
     env = {
         **os.environ,
         "TWINOPS_HOME": str(tmp_path / "data"),
-        "TWINOPS_ADMIN_KEY": ADMIN_KEY,
+        # A key of each test's own: on the shared PostgreSQL database a key seeded by an
+        # earlier test would still belong to that test's tenant.
+        "TWINOPS_ADMIN_KEY": f"tok_{uuid.uuid4().hex[:16]}_{uuid.uuid4().hex}{'k' * 11}",
         "TWINOPS_DEFAULT_TENANT": f"t-{run}",
         "TWINOPS_RATE_LIMIT_PER_SECOND": "0",
         "TWINOPS_MQTT_URL": mqtt_url,
@@ -180,7 +183,7 @@ def _keys(batch: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
 def _http_sender(server: Server, ledger: Ledger, stop: threading.Event) -> None:
     """Posts batches to pump-1's speed; a batch counts as acknowledged only on a 2xx."""
     start = 0
-    with httpx.Client(headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=5) as http:
+    with httpx.Client(headers=server.auth, timeout=5) as http:
         while not stop.is_set():
             batch = _batch("pump-1", "speed", start, 50)
             try:
@@ -193,14 +196,16 @@ def _http_sender(server: Server, ledger: Ledger, stop: threading.Event) -> None:
             time.sleep(0.005 if acked else 0.1)
 
 
-def _mqtt_sender(url: str, topic: str, ledger: Ledger, stop: threading.Event) -> None:
+def _mqtt_sender(
+    url: str, topic: str, authorization: str, ledger: Ledger, stop: threading.Event
+) -> None:
     """Publishes QoS 1 batches for pump-2; acknowledged means the broker's PUBACK came back."""
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
     host, port = url.removeprefix("mqtt://").split(":")
     client.connect(host, int(port))
     client.loop_start()
     properties = Properties(PacketTypes.PUBLISH)
-    properties.UserProperty = ("authorization", f"Bearer {ADMIN_KEY}")
+    properties.UserProperty = ("authorization", authorization)
     start = 0
     try:
         while not stop.is_set():
@@ -238,7 +243,7 @@ def _wait_for_acks(
 def _stored(server: Server, twin: str, name: str) -> list[int]:
     times: list[int] = []
     cursor: str | None = None
-    with httpx.Client(headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as http:
+    with httpx.Client(headers=server.auth, timeout=10) as http:
         while True:
             params: dict[str, Any] = {"limit": 10_000}
             if cursor:
@@ -251,11 +256,10 @@ def _stored(server: Server, twin: str, name: str) -> list[int]:
 
 
 def test_sigkill_during_mqtt_and_http_ingest_loses_no_acknowledged_point(server: Server) -> None:
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     models = [
         orjson.loads(path.read_bytes()) for path in (examples_dir() / "models").glob("*.json")
     ]
-    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+    with httpx.Client(base_url=server.url, headers=server.auth, timeout=30) as http:
         assert http.post("/v1/models", json=models).status_code in {200, 201}
         for twin in ("pump-1", "pump-2"):
             body = {"$metadata": {"$model": PUMP}}
@@ -268,7 +272,10 @@ def test_sigkill_during_mqtt_and_http_ingest_loses_no_acknowledged_point(server:
     stop = threading.Event()
     senders = [
         threading.Thread(target=_http_sender, args=(server, ledgers["http"], stop)),
-        threading.Thread(target=_mqtt_sender, args=(mqtt_url, topic, ledgers["mqtt"], stop)),
+        threading.Thread(
+            target=_mqtt_sender,
+            args=(mqtt_url, topic, server.auth["Authorization"], ledgers["mqtt"], stop),
+        ),
     ]
     for sender in senders:
         sender.start()

@@ -9,7 +9,7 @@ Monitors measured: the persistence predictor with CUSUM + Page-Hinkley + rolling
 regression predictor over the pump's 10 fields (fitted beforehand on generated points) with
 the same detectors. Warm-up is 20 points per stream so detection runs for most of the run.
 The start-up heap is frozen out of the garbage collector's sight before the run, as
-``twinops serve`` does (``api.asgi.freeze_startup_heap``): without it full collections walk
+``twinops serve`` does (``platform.freeze_startup_heap``): without it full collections walk
 the whole heap every few batches and ingest costs half again as much.
 Goal (issue 6): monitor cost < 5 % of ingest cost per point, over the whole run. Each figure
 also comes without the first batch (``steady``): that one pays one-off costs (new streams,
@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib as b
 
-from twinops.api.asgi import freeze_startup_heap
 from twinops.fidelity.drift import (
     Cusum,
     DriftMonitor,
@@ -41,6 +40,7 @@ from twinops.fidelity.drift import (
     RegressionPredictor,
     RollingError,
 )
+from twinops.platform import freeze_startup_heap
 from twinops.state.entities import AcceptedPoint
 
 TENANT = "default"

@@ -13,7 +13,7 @@ Ours:
   * ``in_process``: ``platform.ingest.ingest(tenant, points, source="bench")`` batch after
     batch on a fresh SQLite data folder holding the models and the fleet; only the calls
     are timed (after one warm-up batch, and after freezing the start-up heap out of the
-    garbage collector's sight as ``twinops serve`` does: ``api.asgi.freeze_startup_heap``);
+    garbage collector's sight as ``twinops serve`` does: ``platform.freeze_startup_heap``);
     ``windows`` gives the rate of every 100,000 points in turn, so a long run (``--points``)
     shows whether ingest holds up as history, events and blocks pile up;
   * ``lagging`` (only when asked for): the same in process, but every fourth batch arrives
@@ -29,10 +29,11 @@ Ours:
     concurrent clients send overlapping time ranges and a batch often lands after a later
     one (its points are late and looked up in history);
   * ``mqtt``: ``twinops serve`` with ``TWINOPS_MQTT_URL`` set (its own client id, a session
-    expiring a minute after it stops); a paho publisher (MQTT v5, QoS 1, user property
-    ``authorization: Bearer <key>``) sends each twin's points of every
-    ``--mqtt-message-seconds`` (10: 100 points for a pump) as one message, a JSON array of
-    ``{"name","value","time","unit"?,"id"?}``, to ``twinops/<tenant>/<twin>/telemetry``;
+    expiring a minute after it stops; ``--mqtt-ingest-processes`` (2) ingest processes); a
+    paho publisher (MQTT v5, QoS 1, user property ``authorization: Bearer <key>``) sends
+    each twin's points of every ``--mqtt-message-seconds`` (10: 100 points for a pump) as one
+    message, a JSON array of ``{"name","value","time","unit"?,"id"?}``, to
+    ``twinops/<tenant>/<twin>/telemetry``;
     points/s from the first publish until the data-quality endpoint (``GET /v1/quality``)
     counts every point. By default (``--mqtt-url private``) the bench starts a Mosquitto of
     its own (``mosquitto`` on PATH or in /usr/sbin) on a free port with an unlimited queue per
@@ -90,7 +91,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib as b
 
-from twinops.api.asgi import freeze_startup_heap
+from twinops.platform import freeze_startup_heap
 
 TENANT = "default"
 SOURCE = "bench"
@@ -764,6 +765,7 @@ def _both_subscribers(
         "TWINOPS_MQTT_URL": f"mqtt://{host}:{port}",
         "TWINOPS_MQTT_CLIENT_ID": f"twinops-bench-{uuid.uuid4().hex[:10]}",
         "TWINOPS_MQTT_SESSION_EXPIRY_SECONDS": "60",
+        "TWINOPS_MQTT_INGEST_PROCESSES": str(args.mqtt_ingest_processes),
     }
     server = b.twinops_server(data_dir, b.free_port(), env=env, output=log_file)
     poller = QualityPoller(server.url)
@@ -891,6 +893,12 @@ def main(argv: list[str] | None = None) -> int:
         help="points published ahead of those counted (shared broker: 500 messages' worth)",
     )
     parser.add_argument(
+        "--mqtt-ingest-processes",
+        type=int,
+        default=2,
+        help="the server's mqtt_ingest_processes (2; 1: applied in the consumer's process)",
+    )
+    parser.add_argument(
         "--mqtt-probe-seconds", type=float, default=20.0, help="wait for the first point (20)"
     )
     parser.add_argument(
@@ -928,6 +936,7 @@ def main(argv: list[str] | None = None) -> int:
                 "http_split": args.http_split,
                 "http_workers": args.http_workers,
                 "mqtt_message_seconds": args.mqtt_message_seconds,
+                "mqtt_ingest_processes": args.mqtt_ingest_processes,
                 "tenant": TENANT,
             },
             "fleet": prepared,

@@ -55,6 +55,8 @@ class Settings:
     mqtt_receive_maximum: int = 1000
     mqtt_batch_points: int = 5000
     mqtt_session_expiry_seconds: int = 7 * 86400
+    # 2 or more: the consumer hands each twin's messages to one of this many ingest processes.
+    mqtt_ingest_processes: int = 1
     # Jobs (scenarios, calibration): where attempts run, how many at once, limits per tenant.
     jobs_executor: str = "local"  # local (a process pool) or ray
     jobs_workers: int = 2  # attempts running at once on this server

@@ -131,8 +131,16 @@ def mqtt_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.wait(10)
 
 
+@pytest.fixture(params=[1, 2], ids=["one-process", "ingest-processes"])
+def mqtt_ingest_processes(request: pytest.FixtureRequest) -> int:
+    """MQTT applied in the consumer's process, or spread over two ingest processes."""
+    return int(request.param)
+
+
 @pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str, mqtt_ingest_processes: int
+) -> Iterator[Server]:
     run = uuid.uuid4().hex[:10]
     env = {
         **os.environ,
@@ -143,6 +151,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> Ite
         "TWINOPS_DEFAULT_TENANT": f"t-{run}",
         "TWINOPS_RATE_LIMIT_PER_SECOND": "0",
         "TWINOPS_MQTT_URL": mqtt_url,
+        "TWINOPS_MQTT_INGEST_PROCESSES": str(mqtt_ingest_processes),
         "TWINOPS_MQTT_TOPIC_PREFIX": f"durability-{run}",
         "TWINOPS_MQTT_CLIENT_ID": f"durability-{run}",
         "TWINOPS_DATABASE_URL": PG_URL if request.param == "postgres" else "",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -98,7 +100,8 @@ def consumer_for(platform: Platform, ingest: IngestService | None = None) -> Mqt
         platform.settings, ingest or platform.ingest, platform.security.authenticate, platform.gate
     )
     consumer.start()
-    assert consumer.wait_connected(10), "the consumer did not connect to the broker"
+    # Ingest processes, when configured, start (a platform each) before the connection.
+    assert consumer.wait_connected(60), "the consumer did not connect to the broker"
     time.sleep(0.2)  # the SUBACK follows the CONNACK
     return consumer
 
@@ -308,5 +311,73 @@ def test_many_publishers_at_once_lose_nothing(mqtt_settings: Platform) -> None:
         for twin in ("pump-1", "pump-2"):
             wait_for(lambda twin=twin: len(history_values(platform, twin)) == 200)  # type: ignore[misc]
             assert history_values(platform, twin) == [1000 + i for i in range(200)]
+    finally:
+        consumer.stop()
+
+
+def _twins_spread_over(platform: Platform, processes: int, per_process: int) -> list[str]:
+    """Twins (created here) whose topics land ``per_process`` on each ingest process."""
+    tenant, chosen = platform.settings.default_tenant, dict[int, list[str]]()
+    n = 0
+    while any(len(chosen.get(i, [])) < per_process for i in range(processes)):
+        n += 1
+        twin = f"pump-p{n}"
+        index = zlib.crc32(topic(platform, twin).encode()) % processes
+        if len(chosen.setdefault(index, [])) < per_process:
+            chosen[index].append(twin)
+            platform.twins.put(tenant, twin, {"$metadata": {"$model": PUMP}})
+    return [twin for twins in chosen.values() for twin in twins]
+
+
+def test_ingest_processes_apply_each_twins_messages_in_order(
+    mqtt_settings: Platform, publisher: Publisher
+) -> None:
+    platform, operator = mqtt_settings, key(mqtt_settings)
+    platform.settings = replace(platform.settings, mqtt_ingest_processes=2)
+    twins = _twins_spread_over(platform, processes=2, per_process=2)
+    consumer_for(platform).stop()  # the session exists: the broker keeps what follows
+    # A backlog, as devices flush theirs after an outage: each twin's messages one after
+    # another, so the consumer's first batches hold many consecutive messages of each twin.
+    for twin in twins:
+        for b in range(15):
+            publisher.publish(topic(platform, twin), points(20 * (b + 1), 20 * b), operator)
+    consumer = consumer_for(platform)
+    try:
+        for twin in twins:
+            wait_for(lambda twin=twin: len(history_values(platform, twin)) == 300)  # type: ignore[misc]
+            assert history_values(platform, twin) == [1000 + i for i in range(300)]
+        quality = platform.state.quality(platform.settings.default_tenant)
+        late = {q.twin_id: q.late for q in quality if q.twin_id in twins}
+        assert late == dict.fromkeys(twins, 0), "a twin's messages were applied out of order"
+        processes = consumer.ingest_processes
+        assert processes is not None and all(n > 0 for n in processes.parts_committed)
+    finally:
+        consumer.stop()
+
+
+def test_a_killed_ingest_process_is_replaced_and_no_point_is_lost(
+    mqtt_settings: Platform, publisher: Publisher
+) -> None:
+    platform, operator = mqtt_settings, key(mqtt_settings)
+    platform.settings = replace(platform.settings, mqtt_ingest_processes=2)
+    twins = _twins_spread_over(platform, processes=2, per_process=1)
+    consumer = consumer_for(platform)
+    processes = consumer.ingest_processes
+    assert processes is not None
+    try:
+        for b in range(5):
+            for twin in twins:
+                publisher.publish(topic(platform, twin), points(20 * (b + 1), 20 * b), operator)
+        wait_for(lambda: all(len(history_values(platform, t)) == 100 for t in twins))
+        victim = processes.pids[0]
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        for b in range(5, 10):
+            for twin in twins:
+                publisher.publish(topic(platform, twin), points(20 * (b + 1), 20 * b), operator)
+        for twin in twins:
+            wait_for(lambda twin=twin: len(history_values(platform, twin)) >= 200, timeout=60)  # type: ignore[misc]
+            assert history_values(platform, twin) == [1000 + i for i in range(200)]
+        assert victim not in processes.pids, "the killed process was not replaced"
     finally:
         consumer.stop()

@@ -82,7 +82,7 @@ def _serve(
         )
     typer.echo(f"twinops on http://{settings.host}:{settings.port} (docs at /docs)")
     if workers == 1:
-        from twinops.api.asgi import freeze_startup_heap
+        from twinops.platform import freeze_startup_heap
 
         app = create_app(platform)
         freeze_startup_heap()

@@ -40,9 +40,10 @@ from twinops.ingest.mqtt_messages import (
     AUTHORIZATION_PROPERTY,
     Authenticator,
     Delivery,
-    sort_deliveries,
+    commit_deliveries,
     topic_filters,
 )
+from twinops.ingest.mqtt_processes import IngestProcesses
 from twinops.ingest.pipeline import IngestService
 from twinops.obs import tracing
 
@@ -114,6 +115,11 @@ class MqttConsumer:
         self._stopping = threading.Event()
         self.stats = ConsumerStats()
         self._client = self._build_client()
+        self._processes = (
+            IngestProcesses(settings, settings.mqtt_ingest_processes)
+            if settings.mqtt_ingest_processes > 1
+            else None
+        )
         self._worker = threading.Thread(target=self._run, name="twinops-mqtt", daemon=True)
 
     @property
@@ -121,8 +127,16 @@ class MqttConsumer:
         """Whether the broker connection is up."""
         return self._connected.is_set()
 
+    @property
+    def ingest_processes(self) -> IngestProcesses | None:
+        """The processes applying the messages, when ``mqtt_ingest_processes`` is 2 or more."""
+        return self._processes
+
     def start(self) -> None:
         """Connect in the background and start consuming."""
+        self._worker.start()
+
+    def _connect(self) -> None:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self._settings.mqtt_session_expiry_seconds
         properties.ReceiveMaximum = self._settings.mqtt_receive_maximum
@@ -134,7 +148,6 @@ class MqttConsumer:
             properties=properties,
         )
         self._client.loop_start()
-        self._worker.start()
 
     def wait_connected(self, timeout: float) -> bool:
         """Block until subscribed to the broker, or the timeout passes."""
@@ -147,6 +160,8 @@ class MqttConsumer:
             self._worker.join(timeout)
         self._client.disconnect()
         self._client.loop_stop()
+        if self._processes is not None:
+            self._processes.stop()
 
     # -- network thread -----------------------------------------------------------------
 
@@ -222,10 +237,28 @@ class MqttConsumer:
     # -- worker thread ------------------------------------------------------------------
 
     def _run(self) -> None:
+        # Messages arrive only once every ingest process is ready to take its share.
+        if self._processes is not None and not self._start_processes():
+            return
+        self._connect()
         while not self._stopping.is_set():
             batch = self._take()
             if batch:
                 self._process_until_done(batch)
+
+    def _start_processes(self) -> bool:
+        """Start the ingest processes, retrying with backoff; False if stopped meanwhile."""
+        assert self._processes is not None
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                self._processes.start()
+                return True
+            except Exception:
+                log.exception("MQTT ingest processes did not start; retrying in %.1fs", delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, _MAX_RETRY_SECONDS)
+        return False
 
     def _take(self) -> list[Delivery]:
         """The next batch: what is queued, lingering briefly for more up to the batch size."""
@@ -278,19 +311,10 @@ class MqttConsumer:
 
     @tracing.traced("ingest.mqtt")
     def _commit(self, batch: list[Delivery]) -> None:
-        with tracing.span("ingest.decode", {"twinops.messages": len(batch)}):
-            groups, unattributed = sort_deliveries(
-                batch,
-                self._authenticate,
-                prefix=self._prefix,
-                max_points=self._settings.max_batch_items,
-                max_bytes=self._settings.max_body_bytes,
-            )
-        for item in unattributed:
-            self.stats.unattributed += 1
-            log.warning("MQTT message on %r dropped: %s", item.topic, item.reason)
-        for group in groups:
-            self._ingest.ingest(
-                group.tenant, group.points, source=group.source, rejected=group.rejected
+        if self._processes is not None:
+            self.stats.unattributed += self._processes.commit(batch)
+        else:
+            self.stats.unattributed += commit_deliveries(
+                batch, self._ingest, self._authenticate, self._settings
             )
         self.stats.batches += 1

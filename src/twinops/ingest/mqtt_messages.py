@@ -12,22 +12,30 @@ in UTF-8. Credentials travel with every message as the MQTT 5 user property
 hold the operator role. The broker cannot tell twinops who published a message, so the
 message itself carries the proof, exactly as an HTTP request does.
 
-Pure functions, no network: the consumer (``ingest.mqtt``) feeds them what it receives.
+No network: the consumer (``ingest.mqtt``) feeds these functions what it receives, and
+``commit_deliveries`` hands what they make to the pipeline.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from twinops.errors import TwinOpsError
+from twinops.obs import tracing
 from twinops.security.entities import Principal, Role
 from twinops.state.entities import Rejected
 
+if TYPE_CHECKING:
+    from twinops.config import Settings
+    from twinops.ingest.pipeline import IngestService
+
+log = logging.getLogger("twinops.ingest.mqtt")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 AUTHORIZATION_PROPERTY = "authorization"
 _EXCERPT = 2000
@@ -174,3 +182,25 @@ def _add_message(
             )
         else:
             batch.points.append(point)
+
+
+def commit_deliveries(
+    batch: list[Delivery],
+    ingest: IngestService,
+    authenticate: Authenticator,
+    settings: Settings,
+) -> int:
+    """Decode, group and ingest messages; answers how many belonged to no tenant."""
+    with tracing.span("ingest.decode", {"twinops.messages": len(batch)}):
+        groups, unattributed = sort_deliveries(
+            batch,
+            authenticate,
+            prefix=settings.mqtt_topic_prefix,
+            max_points=settings.max_batch_items,
+            max_bytes=settings.max_body_bytes,
+        )
+    for item in unattributed:
+        log.warning("MQTT message on %r dropped: %s", item.topic, item.reason)
+    for group in groups:
+        ingest.ingest(group.tenant, group.points, source=group.source, rejected=group.rejected)
+    return len(unattributed)

@@ -141,22 +141,28 @@ def rss_mib(pid: int | None = None) -> dict[str, float]:
 
 
 def tree_rss_mib(pid: int) -> dict[str, float]:
-    """RSS of a process plus its direct children (uvicorn workers), in MiB."""
+    """RSS of a process plus its direct children (workers, ingest processes), in MiB."""
     total = rss_mib(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    with contextlib.suppress(OSError):
-        for child in children.read_text().split():
-            with contextlib.suppress(OSError):
-                total["rss_mib"] = round(total["rss_mib"] + rss_mib(int(child))["rss_mib"], 1)
-                total["children"] = total.get("children", 0) + 1
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            total["rss_mib"] = round(total["rss_mib"] + rss_mib(child)["rss_mib"], 1)
+            total["children"] = total.get("children", 0) + 1
     return total
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children, whichever thread started them (each thread lists its own)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def _tree_pids(pid: int) -> list[int]:
     pids = [pid]
-    with contextlib.suppress(OSError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            pids.extend(_tree_pids(int(child)))
+    for child in _children(pid):
+        pids.extend(_tree_pids(child))
     return pids
 
 

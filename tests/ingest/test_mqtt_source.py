@@ -329,11 +329,17 @@ def _twins_spread_over(platform: Platform, processes: int, per_process: int) -> 
     return [twin for twins in chosen.values() for twin in twins]
 
 
+@pytest.fixture
+def two_ingest_processes(mqtt_settings: Platform) -> Platform:
+    """The MQTT platform, its messages applied by two ingest processes."""
+    mqtt_settings.settings = replace(mqtt_settings.settings, mqtt_ingest_processes=2)
+    return mqtt_settings
+
+
 def test_ingest_processes_apply_each_twins_messages_in_order(
-    mqtt_settings: Platform, publisher: Publisher
+    two_ingest_processes: Platform, publisher: Publisher
 ) -> None:
-    platform, operator = mqtt_settings, key(mqtt_settings)
-    platform.settings = replace(platform.settings, mqtt_ingest_processes=2)
+    platform, operator = two_ingest_processes, key(two_ingest_processes)
     twins = _twins_spread_over(platform, processes=2, per_process=2)
     consumer_for(platform).stop()  # the session exists: the broker keeps what follows
     # A backlog, as devices flush theirs after an outage: each twin's messages one after
@@ -356,10 +362,9 @@ def test_ingest_processes_apply_each_twins_messages_in_order(
 
 
 def test_a_killed_ingest_process_is_replaced_and_no_point_is_lost(
-    mqtt_settings: Platform, publisher: Publisher
+    two_ingest_processes: Platform, publisher: Publisher
 ) -> None:
-    platform, operator = mqtt_settings, key(mqtt_settings)
-    platform.settings = replace(platform.settings, mqtt_ingest_processes=2)
+    platform, operator = two_ingest_processes, key(two_ingest_processes)
     twins = _twins_spread_over(platform, processes=2, per_process=1)
     consumer = consumer_for(platform)
     processes = consumer.ingest_processes

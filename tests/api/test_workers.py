@@ -76,9 +76,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, int]]
         if server.poll() is None:
             server.kill()
             server.wait(10)
-        for child in psutil.Process().children(recursive=True):
-            if child.pid != os.getpid() and "twinops.api.workers" in " ".join(child.cmdline()):
-                child.kill()
+        # The workers stop with their supervisor (the last test checks it); none is left.
         log.close()
 
 
@@ -145,3 +143,15 @@ def test_the_address_in_use_by_another_program_fails_at_once() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(OSError):
             reuse_port_socket("127.0.0.1", port)
+
+
+def test_workers_stop_by_themselves_when_the_supervisor_is_killed(
+    served: tuple[subprocess.Popen[bytes], str, int],
+) -> None:
+    server, _url, port = served
+    workers = _workers(server)
+    server.send_signal(signal.SIGKILL)  # no handler runs: the workers learn it on their own
+    server.wait(10)
+    _wait_until(lambda: not any(w.is_running() for w in workers), 30, "orphaned workers stopped")
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "something still answers on the port"

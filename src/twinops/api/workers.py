@@ -8,15 +8,19 @@ all land on one process and the others idle. Here each worker binds the address 
 
 The supervisor holds the address bound (never listening, so it is never handed a connection)
 for as long as it runs, restarts a worker that dies, and stops them all on SIGINT or SIGTERM.
+A worker whose supervisor is gone (killed, out of memory) stops by itself: an orphan would go
+on answering on the address beside the workers of a restarted server.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
+from multiprocessing.connection import wait
 from multiprocessing.context import SpawnProcess
 
 log = logging.getLogger("twinops.api.workers")
@@ -58,7 +62,22 @@ def _worker_main(host: str, port: int) -> None:
     except OSError as exc:
         log.error("worker cannot bind %s:%d: %s", host, port, exc)
         raise SystemExit(STARTUP_FAILURE) from exc
+    stop_with_parent()
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def stop_with_parent() -> None:
+    """(spawned process) SIGTERM this process once its parent is gone, however it ended."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])  # ready when the parent's end of the start pipe closes
+        log.warning("the supervisor (pid %s) is gone; stopping", parent.pid)
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn finishes the requests in hand
+
+    threading.Thread(target=watch, name="twinops-parent-watch", daemon=True).start()
 
 
 class WorkerSupervisor:

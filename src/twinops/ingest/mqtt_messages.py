@@ -18,6 +18,7 @@ No network: the consumer (``ingest.mqtt``) feeds these functions what it receive
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ def topic_filters(prefix: str) -> tuple[str, str]:
     return f"{prefix}/+/+/telemetry", f"{prefix}/+/telemetry"
 
 
+@functools.lru_cache(maxsize=65_536)  # a fleet's topics repeat with every message
 def parse_topic(topic: str, prefix: str) -> TopicAddress | None:
     """The address a topic names, or None when it does not follow the convention."""
     head = f"{prefix}/"

@@ -22,11 +22,15 @@ class Role(StrEnum):
     @property
     def rank(self) -> int:
         """Position in the hierarchy (viewer 0 ... admin 3)."""
-        return list(Role).index(self)
+        return _RANKS[self]
 
     def allows(self, needed: Role) -> bool:
         """Whether this role includes ``needed``."""
         return self.rank >= needed.rank
+
+
+# Every request and every MQTT message asks; listing the enum each time showed in profiles.
+_RANKS = {role: position for position, role in enumerate(Role)}
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ Raw engines, same run:
     each payload) receiving the same messages through the same broker, published the same
     way with the same window, on a parallel topic tree ``bench-bare/<tenant>/<twin>/
     telemetry`` (filter ``bench-bare/+/+/telemetry``) that the server never sees.
+    Both sides report ``cpu_us_per_point``: CPU time (user + system) per point, of the
+    subscriber process, and of the server with its ingest processes (its ``GET /v1/quality``
+    answers to the bench included). On 2 cores shared with the broker and the publisher, the
+    ratio of the two bounds the throughput ratio more than anything the consumer does.
 
 Goals (issue #4): HTTP >= 100,000 points/s and >= 1.0x bare SQLite; MQTT >= 0.8x the bare
 subscriber. ``--profile`` also profiles the in-process path (cProfile, top functions by
@@ -73,6 +77,7 @@ import argparse
 import cProfile
 import io
 import multiprocessing
+import os
 import pstats
 import shutil
 import socket
@@ -544,7 +549,7 @@ def publish(
 
 
 def _bare_subscriber(
-    host: str, port: int, topic: str, expected: int, ready: Any, count: Any, last: Any
+    host: str, port: int, topic: str, expected: int, ready: Any, count: Any, last: Any, cpu: Any
 ) -> None:
     """(child process) Subscribe QoS 1, decode every payload, count the points."""
     import orjson
@@ -572,7 +577,9 @@ def _bare_subscriber(
     client.on_message = on_message
     client.connect(host, port)
     client.loop_start()
+    started = sum(os.times()[:2])
     done.wait(timeout=3600)
+    cpu.value = sum(os.times()[:2]) - started  # from subscribed to the last point
     client.loop_stop()
     client.disconnect()
 
@@ -586,9 +593,10 @@ def bare_mqtt(
     ready = ctx.Event()
     count = ctx.Value("q", 0, lock=False)
     last = ctx.Value("d", 0.0, lock=False)
+    cpu = ctx.Value("d", 0.0, lock=False)
     proc = ctx.Process(
         target=_bare_subscriber,
-        args=(host, port, f"{BARE_ROOT}/+/+/telemetry", total, ready, count, last),
+        args=(host, port, f"{BARE_ROOT}/+/+/telemetry", total, ready, count, last, cpu),
         daemon=True,
     )
     proc.start()
@@ -609,6 +617,7 @@ def bare_mqtt(
     result = _rate(received, last.value - times["first"])
     result["messages"] = len(messages)
     result["publish_seconds"] = round(times["all_pubacked"] - times["first"], 3)
+    result["cpu_us_per_point"] = round(cpu.value / received * 1e6, 2)
     return result
 
 
@@ -796,6 +805,7 @@ def _both_subscribers(
             return poller.accepted + poller.other - base_accepted - base_other
 
         b.log("  twinops MQTT source ...")
+        cpu_before = b.tree_cpu_seconds(server.process.pid)
         times = publish(host, port, "twinops", messages, visible, window)
         while visible() < total:
             if time.monotonic() - poller.changed_at > args.mqtt_stall_seconds:
@@ -805,6 +815,7 @@ def _both_subscribers(
                 )
             time.sleep(0.005)
         end = poller.changed_at
+        cpu = b.tree_cpu_seconds(server.process.pid) - cpu_before
         memory = b.tree_rss_mib(server.process.pid)
     finally:
         try:
@@ -820,6 +831,8 @@ def _both_subscribers(
             "publish_seconds": round(times["all_pubacked"] - times["first"], 3),
             "first_point_probe_ms": probe_ms,
             "server_memory": memory,
+            # The server and its ingest processes; GET /v1/quality polls included.
+            "cpu_us_per_point": round(cpu / accepted * 1e6, 2) if accepted else None,
         }
     )
     fraction = b.ratio(ours["points_per_s"], bare["points_per_s"])

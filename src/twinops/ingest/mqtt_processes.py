@@ -97,20 +97,23 @@ class IngestProcesses:
         for delivery in batch:
             index = zlib.crc32(delivery.topic.encode()) % self.count
             parts.setdefault(index, []).append(delivery)
+        # Every process a part needs is up before any part is sent: a pipe must never be left
+        # holding the answer to a part of a batch given up on, or it would answer the next.
+        members = {index: self._member(index) for index in parts}
         sent: list[tuple[int, _Member]] = []
         failures: list[str] = []
         for index, part in parts.items():
-            member = self._member(index)
+            member = members[index]
             try:
                 member.send(part)
                 sent.append((index, member))
             except OSError as exc:
                 failures.append(self._lose(index, member, exc))
         unattributed = 0
-        for index, member in sent:  # every answer is read, so no pipe is left holding one
+        for index, member in sent:  # every answer is read, for the same reason
             try:
                 status, value = member.receive()
-            except (EOFError, OSError) as exc:
+            except Exception as exc:  # dead, or a pipe in an unknown state: replace it
                 failures.append(self._lose(index, member, exc))
                 continue
             if status == "ok":

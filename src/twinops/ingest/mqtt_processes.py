@@ -198,10 +198,13 @@ def _process_main(settings: Settings, connection: Connection) -> None:
                 unattributed = commit_deliveries(
                     part, platform.ingest, platform.security.authenticate, settings
                 )
+                answer: tuple[str, Any] = ("ok", unattributed)
             except Exception as exc:
                 log.exception("MQTT ingest process: a part of %d messages failed", len(part))
-                connection.send(("error", f"{type(exc).__name__}: {exc}"))
-            else:
-                connection.send(("ok", unattributed))
+                answer = ("error", f"{type(exc).__name__}: {exc}")
+            try:
+                connection.send(answer)
+            except OSError:  # the consumer died meanwhile; the broker resends the batch
+                return
     finally:
         platform.close()

@@ -184,6 +184,8 @@ def _named_twin(raw: Any) -> str | None:
 
 # Event time alone: the sort is stable, so points of one key keep their arrival order.
 _EVENT_ORDER = attrgetter("event_time")
+_new_tuple = tuple.__new__
+_NO_FLAGS = PointFlag.NONE
 
 
 class _BatchChecker:
@@ -256,7 +258,10 @@ class _BatchChecker:
             type(message_id) is not str or not 0 < len(message_id) <= 256
         ):
             return self._check_full(raw)
-        return AcceptedPoint(twin_id, name, event_time, value, self.source, message_id)
+        # tuple.__new__: the named tuple's own __new__ is a Python function, a frame a point.
+        return _new_tuple(
+            AcceptedPoint, (twin_id, name, event_time, value, self.source, message_id, _NO_FLAGS)
+        )
 
     def _plan(self, model: ResolvedModel, name: str, unit: str | None) -> FieldPlan | None:
         """The fast checks of a field's points in ``unit``, made once per batch."""

@@ -299,7 +299,8 @@ class HistoryLog:
             sources,
             list(zip(twin_ids, names, strict=True)),
         )
-        return PreparedSegment(columns, codec.encode(columns), min(times), max(times), len(points))
+        first, last = int(columns.times.min()), int(columns.times.max())
+        return PreparedSegment(columns, codec.encode(columns), first, last, len(points))
 
     def append(
         self, conn: Connection, tenant: str, prepared: PreparedSegment | None

@@ -72,12 +72,13 @@ class IngestProcesses:
 
     settings: Settings
     count: int
-    _members: list[_Member | None] = field(default_factory=list)
+    _members: list[_Member | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._members = [None] * self.count  # each spawned when first needed
 
     def start(self) -> None:
         """Spawn every process and wait until each has opened its platform."""
-        if not self._members:
-            self._members = [None] * self.count
         for index in range(self.count):
             self._member(index)
 
@@ -130,7 +131,7 @@ class IngestProcesses:
         for member in self._members:
             if member is not None:
                 member.stop()
-        self._members = []
+        self._members = [None] * self.count
 
     def _member(self, index: int) -> _Member:
         member = self._members[index]
@@ -162,16 +163,17 @@ def _spawn(settings: Settings, index: int) -> _Member:
     theirs.close()
     member = _Member(process, ours)
     if not ours.poll(_START_SECONDS):
-        member.process.kill()
-        raise IngestProcessFailed(f"ingest process {process.pid} not ready in {_START_SECONDS} s")
-    try:
-        status, value = ours.recv()
-    except EOFError:
-        raise IngestProcessFailed(f"ingest process {process.pid} exited at start") from None
-    if status != "ready":
-        member.stop()
-        raise IngestProcessFailed(f"ingest process {process.pid} failed to start: {value}")
-    return member
+        problem = f"not ready in {_START_SECONDS} s"
+    else:
+        try:
+            status, value = ours.recv()
+        except EOFError:
+            status, value = "error", "exited at start"
+        if status == "ready":
+            return member
+        problem = f"failed to start: {value}"
+    member.stop()  # ended and reaped, its pipe closed
+    raise IngestProcessFailed(f"ingest process {process.pid} {problem}")
 
 
 def _process_main(settings: Settings, connection: Connection) -> None:
